@@ -1,0 +1,344 @@
+"""Every model id, URL, price, limit and default of svgkit, defined once.
+
+Notebooks and library code read their settings from here, never from literals in cells.
+
+Mode
+----
+Each step of the tutorial runs *live* only when the keys it needs are present:
+
+==============  ==========================  ==========================================
+step            live needs                  offline instead
+==============  ==========================  ==========================================
+``dataset``     network (no key)            bundled prompts written for this tutorial
+``generate``    ``FIREWORKS_API_KEY``       bundled example responses (not model output)
+``judge``       ``OPENAI_API_KEY``          deterministic rule judge, no network
+``upload``      ``FIREWORKS_API_KEY``       shows what would be uploaded, uploads nothing
+``rft``         ``FIREWORKS_API_KEY``       shows the job spec, launches nothing
+==============  ==========================  ==========================================
+
+``SVGKIT_MODE=offline`` forces every step offline even with keys set; ``SVGKIT_MODE=live``
+makes a step whose key is missing raise :class:`MissingKeyError` instead of quietly
+falling back. A ``.env`` file in the working directory or a parent is read if present
+(values already in the environment win).
+
+Keys are held in :class:`Secret`, whose ``repr`` and ``str`` only say whether it is set.
+"""
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from dotenv import dotenv_values, find_dotenv
+
+__all__ = [
+    "DATASET",
+    "EVALUATION",
+    "JUDGE",
+    "LIMITS",
+    "MODELS",
+    "PRICES",
+    "RFT",
+    "STEPS",
+    "MissingKeyError",
+    "ModeRow",
+    "Secret",
+    "Settings",
+    "describe_mode",
+    "get_settings",
+    "output_dir",
+]
+
+Mode = Literal["offline", "live"]
+Step = Literal["dataset", "generate", "judge", "upload", "rft"]
+
+
+# --------------------------------------------------------------------------- models and URLs
+@dataclass(frozen=True)
+class Models:
+    """Model ids and endpoints used by the tutorial."""
+
+    #: Base model that RFT trains (upstream quickstart: qwen3-0p6b).
+    training_base: str = "accounts/fireworks/models/qwen3-0p6b"
+    #: Policy that notebook 02 evaluates before any training spend (upstream's evaluation test model).
+    eval_policy: str = "accounts/fireworks/models/gpt-oss-120b"
+    #: Vision judge (upstream uses gpt-4.1 on OpenAI).
+    judge: str = "gpt-4.1"
+    fireworks_base_url: str = "https://api.fireworks.ai/inference/v1"
+    openai_base_url: str = "https://api.openai.com/v1"
+    #: Prefix litellm (used by Eval Protocol's rollout processors) needs for Fireworks models.
+    litellm_fireworks_prefix: str = "fireworks_ai/"
+
+
+MODELS = Models()
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """Where SVGBench comes from and how it is split."""
+
+    svgbench_commit: str = "dd42e2caf71104ff1ae096b339321b67c52fc4a8"
+    svgbench_url: str = (
+        "https://raw.githubusercontent.com/johnbean393/SVGBench/"
+        "dd42e2caf71104ff1ae096b339321b67c52fc4a8/questions/questions.json"
+    )
+    svgbench_sha256: str = "79a8e2c9bede076ae947d8b3e5fabf35d0194ee44de22506d1eb06ef821f7994"
+    svgbench_bytes: int = 135_416
+    download_timeout_s: float = 20.0
+    #: Upstream trains on SVGBench items 0-49; the rest (50-104) is the holdout.
+    svgbench_train_count: int = 50
+    #: Share of each category of the bundled set kept for holdout.
+    bundled_holdout_share: float = 1 / 3
+    #: Word-set similarity above which two prompts are flagged as near-duplicates.
+    near_duplicate_threshold: float = 0.6
+    #: Rough characters per token for cost estimates (no tokenizer download needed).
+    chars_per_token: float = 4.0
+
+
+DATASET = DatasetConfig()
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds applied to untrusted model output (see svgkit.svg and svgkit.render)."""
+
+    max_svg_bytes: int = 2_000_000
+    max_depth: int = 64
+    max_elements: int = 20_000
+    max_use_expansion: int = 50_000
+    default_canvas: tuple[int, int] = (800, 600)
+    max_side: int = 1024
+    render_timeout_s: float = 5.0
+    render_memory_mb: int = 1024
+
+
+LIMITS = Limits()
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    """Defaults of the judges."""
+
+    temperature: float = 0.0
+    max_retries: int = 4
+    retry_base_delay_s: float = 1.0
+    retry_max_total_s: float = 60.0
+    request_timeout_s: float = 60.0
+    concurrency: int = 4
+    #: Bumped whenever the judge prompt changes, so cached verdicts are not reused.
+    prompt_version: str = "v1"
+    #: Share of the canvas that must differ from the background for a picture to count as drawn.
+    min_ink_share: float = 0.002
+    #: A drawing whose ink bounding box covers less than this share of the canvas is flagged tiny.
+    tiny_drawing_share: float = 0.02
+
+
+JUDGE = JudgeConfig()
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """Defaults of generation and local evaluation."""
+
+    temperature: float = 0.8
+    max_tokens: int = 4096
+    samples_per_prompt: int = 1
+    concurrency: int = 4
+    max_retries: int = 3
+    request_timeout_s: float = 120.0
+    #: Rough size of a response, for cost estimates before anything is spent.
+    est_completion_tokens: int = 1500
+    #: Rough image + prompt input of one judge call.
+    est_judge_input_tokens: int = 1200
+    est_judge_output_tokens: int = 350
+
+
+EVALUATION = EvaluationConfig()
+
+
+@dataclass(frozen=True)
+class RftConfig:
+    """Reinforcement fine-tuning defaults (upstream quickstart values)."""
+
+    base_model: str = MODELS.training_base
+    epochs: int = 1
+    learning_rate: float = 1e-4
+    lora_rank: int = 8
+    max_context_length: int = 8192
+    response_candidates_count: int = 8
+    temperature: float = 0.8
+    max_tokens: int = 4096
+
+
+RFT = RftConfig()
+
+#: USD per million tokens (input, output). Checked 2026-11; see the providers' pricing pages.
+PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4.1": (2.00, 8.00),
+    "accounts/fireworks/models/gpt-oss-120b": (0.15, 0.60),
+    "accounts/fireworks/models/qwen3-0p6b": (0.10, 0.10),
+}
+
+
+# --------------------------------------------------------------------------- secrets and mode
+class MissingKeyError(RuntimeError):
+    """A step was asked to run live but the key it needs is not set."""
+
+
+class Secret:
+    """An API key that never shows itself: ``repr`` and ``str`` only tell whether it is set."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str | None) -> None:
+        self._value = value or None
+
+    def get(self) -> str | None:
+        """Return the key itself, for the one place that sends it."""
+        return self._value
+
+    def __bool__(self) -> bool:
+        return self._value is not None
+
+    def __repr__(self) -> str:
+        return "Secret(set)" if self._value else "Secret(unset)"
+
+    __str__ = __repr__
+
+    def __reduce__(self):  # pragma: no cover - guards against pickling a key into files
+        raise TypeError("Secret cannot be pickled")
+
+
+STEPS: dict[str, tuple[str | None, str, str]] = {
+    # step: (key it needs, what live does, what offline does)
+    "dataset": (None, "downloads SVGBench (pinned commit, checksum, cache)",
+                "uses the bundled prompts written for this tutorial"),
+    "generate": ("FIREWORKS_API_KEY", f"samples answers from {MODELS.eval_policy} on Fireworks",
+                 "uses bundled example responses (hand-written, not model output)"),
+    "judge": ("OPENAI_API_KEY", f"asks the vision judge {MODELS.judge}",
+              "uses the deterministic rule judge (no network)"),
+    "upload": ("FIREWORKS_API_KEY", "uploads dataset and evaluator to Fireworks (opt-in per cell)",
+               "shows what would be uploaded, uploads nothing"),
+    "rft": ("FIREWORKS_API_KEY", "launches an RFT job on Fireworks (opt-in per cell, costs money)",
+            "shows the job spec, launches nothing"),
+}
+
+
+@dataclass(frozen=True)
+class ModeRow:
+    """One line of the mode banner."""
+
+    step: str
+    mode: Mode
+    needs: str
+    does: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Environment-derived settings. Build with :func:`get_settings`."""
+
+    forced_mode: Mode | None = None
+    fireworks_api_key: Secret = field(default_factory=lambda: Secret(None))
+    openai_api_key: Secret = field(default_factory=lambda: Secret(None))
+    fireworks_account_id: str | None = None
+    judge_model: str = MODELS.judge
+    judge_base_url: str = MODELS.openai_base_url
+    generation_base_url: str = MODELS.fireworks_base_url
+
+    def key_for(self, step: Step) -> Secret:
+        """The key ``step`` needs (an unset Secret for steps that need none)."""
+        name = STEPS[step][0]
+        if name == "FIREWORKS_API_KEY":
+            return self.fireworks_api_key
+        if name == "OPENAI_API_KEY":
+            return self.openai_api_key
+        return Secret("not-needed")
+
+    def mode(self, step: Step) -> Mode:
+        """Whether ``step`` runs live or offline.
+
+        Raises:
+            MissingKeyError: ``SVGKIT_MODE=live`` was set but the key the step needs is missing.
+        """
+        if step not in STEPS:
+            raise ValueError(f"unknown step {step!r}; choose one of {', '.join(STEPS)}")
+        if self.forced_mode == "offline":
+            return "offline"
+        has_key = bool(self.key_for(step))
+        if self.forced_mode == "live" and not has_key:
+            raise MissingKeyError(
+                f"SVGKIT_MODE=live but {STEPS[step][0]} is not set: put it in the environment or .env, "
+                "or unset SVGKIT_MODE to fall back to offline mode."
+            )
+        if step == "dataset":
+            return "live" if (self.forced_mode == "live" or bool(self.fireworks_api_key)
+                              or bool(self.openai_api_key)) else "offline"
+        return "live" if has_key else "offline"
+
+
+def get_settings(env: dict[str, str] | None = None, *, read_dotenv: bool = True) -> Settings:
+    """Read settings from the environment (and ``.env`` when present).
+
+    Args:
+        env: Mapping to read instead of ``os.environ`` (tests pass their own).
+        read_dotenv: Also read the nearest ``.env`` file; environment values win.
+
+    Raises:
+        ValueError: ``SVGKIT_MODE`` is set to something other than ``offline`` or ``live``.
+    """
+    values: dict[str, str] = {}
+    if read_dotenv and env is None:
+        path = find_dotenv(usecwd=True)
+        if path:
+            values.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+    values.update(os.environ if env is None else env)
+    forced = (values.get("SVGKIT_MODE") or "").strip().lower() or None
+    if forced not in (None, "offline", "live"):
+        raise ValueError(f"SVGKIT_MODE must be 'offline' or 'live', not {forced!r}")
+    return Settings(
+        forced_mode=forced,  # type: ignore[arg-type]
+        fireworks_api_key=Secret(values.get("FIREWORKS_API_KEY")),
+        openai_api_key=Secret(values.get("OPENAI_API_KEY")),
+        fireworks_account_id=values.get("FIREWORKS_ACCOUNT_ID") or None,
+        judge_model=values.get("SVGKIT_JUDGE_MODEL") or MODELS.judge,
+        judge_base_url=values.get("SVGKIT_JUDGE_BASE_URL") or MODELS.openai_base_url,
+        generation_base_url=values.get("SVGKIT_GENERATION_BASE_URL") or MODELS.fireworks_base_url,
+    )
+
+
+def describe_mode(settings: Settings | None = None) -> list[ModeRow]:
+    """One row per step: its mode now, the key it needs and what it will do.
+
+    Never contains a key, only whether it is set.
+    """
+    settings = settings or get_settings()
+    rows = []
+    for step, (key, live, offline) in STEPS.items():
+        mode = settings.mode(step)  # type: ignore[arg-type]
+        needs = key or "network only"
+        if key:
+            needs += " (set)" if settings.key_for(step) else " (not set)"  # type: ignore[arg-type]
+        rows.append(ModeRow(step, mode, needs, live if mode == "live" else offline))
+    return rows
+
+
+def output_dir(*, create: bool = True) -> Path:
+    """The one folder where notebooks write what they produce.
+
+    ``SVGKIT_OUTPUT_DIR`` if set; otherwise ``outputs/`` in the svgkit project checkout that
+    contains the working directory; otherwise ``./svgkit-outputs``.
+    """
+    configured = os.environ.get("SVGKIT_OUTPUT_DIR")
+    if configured:
+        path = Path(configured).expanduser()
+    else:
+        path = Path.cwd() / "svgkit-outputs"
+        for parent in [Path.cwd(), *Path.cwd().parents]:
+            pyproject = parent / "pyproject.toml"
+            if pyproject.is_file() and 'name = "svgkit"' in pyproject.read_text(errors="replace"):
+                path = parent / "outputs"
+                break
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    return path
