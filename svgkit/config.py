@@ -34,6 +34,7 @@ from dotenv import dotenv_values, find_dotenv
 __all__ = [
     "DATASET",
     "EVALUATION",
+    "FILES",
     "JUDGE",
     "LIMITS",
     "MODELS",
@@ -47,6 +48,7 @@ __all__ = [
     "describe_mode",
     "get_settings",
     "output_dir",
+    "output_path",
 ]
 
 Mode = Literal["offline", "live"]
@@ -178,6 +180,20 @@ PRICES: dict[str, tuple[float, float]] = {
     "accounts/fireworks/models/gpt-oss-120b": (0.15, 0.60),
     "accounts/fireworks/models/qwen3-0p6b": (0.10, 0.10),
 }
+
+
+@dataclass(frozen=True)
+class OutputFiles:
+    """Names of what the notebooks write, relative to :func:`output_dir`."""
+
+    train: str = "data/train.jsonl"
+    holdout: str = "data/holdout.jsonl"
+    example_rows: str = "data/example_rows.jsonl"
+    generations: str = "generations.jsonl"
+    ep_results: str = "ep_results"
+
+
+FILES = OutputFiles()
 
 
 # --------------------------------------------------------------------------- secrets and mode
@@ -341,4 +357,12 @@ def output_dir(*, create: bool = True) -> Path:
                 break
     if create:
         path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def output_path(name: str, *, create_parent: bool = True) -> Path:
+    """A file in :func:`output_dir`, e.g. ``output_path(FILES.train)``."""
+    path = output_dir(create=create_parent) / name
+    if create_parent:
+        path.parent.mkdir(parents=True, exist_ok=True)
     return path

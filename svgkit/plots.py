@@ -1,0 +1,108 @@
+"""Matplotlib figures for the notebooks. Each function returns a Figure; notebooks show it.
+
+Figures are built with the object API (no global pyplot state), so they work the same in
+JupyterLab, in nbconvert/nbval runs and in scripts.
+"""
+
+import io
+import textwrap
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from matplotlib.figure import Figure
+
+from .dataset import Example, Prompt
+from .stats import CATEGORIES, PromptStats, TermCounts
+
+__all__ = ["ImageTile", "dataset_overview", "example_tiles", "example_tiles_figure", "image_grid", "term_bars"]
+
+
+def dataset_overview(stats: Sequence[PromptStats], *, title: str = "") -> Figure:
+    """Three panels: requirements per prompt, estimated prompt tokens, prompts per category."""
+    fig = Figure(figsize=(13, 3.6), layout="constrained")
+    ax1, ax2, ax3 = fig.subplots(1, 3)
+    counts = [s.n_requirements for s in stats]
+    lo, hi = min(counts), max(counts)
+    ax1.hist(counts, bins=range(lo, hi + 2), align="left", rwidth=0.85, color="#4C72B0")
+    ax1.set(title="Requirements per prompt", xlabel="requirements", ylabel="prompts")
+    ax1.set_xticks(range(lo, hi + 1))
+    ax2.hist([s.est_prompt_tokens for s in stats], bins=12, color="#55A868", rwidth=0.9)
+    ax2.set(title="Prompt size (estimated tokens)", xlabel="tokens (chars / 4)", ylabel="prompts")
+    by_cat = Counter(s.category for s in stats)
+    cats = [c for c in CATEGORIES if c in by_cat] + sorted(set(by_cat) - set(CATEGORIES))
+    bars = ax3.bar(cats, [by_cat[c] for c in cats], color="#C44E52")
+    ax3.bar_label(bars)
+    ax3.set(title="Prompts per category", ylabel="prompts")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def term_bars(terms: TermCounts, *, top: int = 10) -> Figure:
+    """The most frequent colour, shape and spatial words in the requirements."""
+    fig = Figure(figsize=(13, 3.6), layout="constrained")
+    panels = [("Colours", terms.colours), ("Shapes", terms.shapes), ("Spatial words", terms.spatial)]
+    for ax, (name, counter) in zip(fig.subplots(1, 3), panels, strict=True):
+        items = counter.most_common(top)[::-1]
+        colours = [w if name == "Colours" and w not in {"white", "golden"} else "#777777" for w, _ in items]
+        ax.barh([w for w, _ in items], [n for _, n in items], color=colours, edgecolor="black", linewidth=0.4)
+        ax.set(title=f"{name} in requirements", xlabel="mentions")
+    return fig
+
+
+@dataclass(frozen=True)
+class ImageTile:
+    """One tile of an :func:`image_grid`: a PNG (or ``None`` for "nothing drawn") and text."""
+
+    png: bytes | None
+    title: str
+    caption: str = ""
+
+
+def image_grid(tiles: Sequence[ImageTile], *, columns: int = 3, tile_size: float = 4.0,
+               caption_width: int = 48) -> Figure:
+    """Lay out rendered pictures with titles and wrapped captions (static, works on GitHub)."""
+    from PIL import Image
+
+    rows = max(1, -(-len(tiles) // columns))
+    fig = Figure(figsize=(columns * tile_size, rows * (tile_size + 1.2)), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    for ax, tile in zip(axes, tiles, strict=False):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if tile.png:
+            ax.imshow(Image.open(io.BytesIO(tile.png)).convert("RGB"))
+        else:
+            ax.text(0.5, 0.5, "nothing drawn", ha="center", va="center", color="#aa0000", fontsize=12)
+        ax.set_title(textwrap.fill(tile.title, caption_width), fontsize=9)
+        if tile.caption:
+            ax.set_xlabel(textwrap.fill(tile.caption, caption_width), fontsize=8)
+    for ax in axes[len(tiles):]:
+        ax.axis("off")
+    return fig
+
+
+def example_tiles(examples: Sequence[Example], *, progress: bool = False) -> list[ImageTile]:
+    """Render bundled example responses (safely) into tiles captioned with their labels."""
+    from .render import render_many
+    from .svg import extract_svg
+
+    extractions = [extract_svg(ex.response) for ex in examples]
+    results = render_many([e.svg if not e.truncated else None for e in extractions], progress=progress)
+    tiles = []
+    for ex, extraction, result in zip(examples, extractions, results, strict=True):
+        faults = ", ".join(ex.faults) or "no deliberate fault"
+        met = sum(ex.labels)
+        how = "no SVG found" if extraction.svg is None else (
+            "truncated SVG" if extraction.truncated else ("drawn" if result.ok else f"not drawn: {result.error}"))
+        tiles.append(ImageTile(result.png if result.ok else None, f"{ex.example_id} ({ex.quality}): {faults}",
+                               f"{how}; labelled {met}/{len(ex.labels)} requirements met"))
+    return tiles
+
+
+def example_tiles_figure(examples: Sequence[Example], prompt: Prompt, *, columns: int = 3) -> Figure:
+    """The example answers to one prompt, rendered side by side with their labels."""
+    fig = image_grid(example_tiles([ex for ex in examples if ex.prompt_id == prompt.id]), columns=columns)
+    fig.suptitle(textwrap.shorten(prompt.prompt, 110), fontsize=11)
+    return fig

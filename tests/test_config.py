@@ -1,0 +1,48 @@
+"""svgkit.config: per-step mode, forced modes, secrets never shown, one output folder."""
+
+import pytest
+
+from svgkit.config import MissingKeyError, Secret, describe_mode, get_settings, output_dir
+from svgkit.display import mode_banner
+
+KEY = "sk-test-0123456789abcdef"
+
+
+def test_offline_without_keys_and_live_per_step_with_keys():
+    s = get_settings({}, read_dotenv=False)
+    assert {s.mode(step) for step in ("dataset", "generate", "judge", "upload", "rft")} == {"offline"}
+    s = get_settings({"FIREWORKS_API_KEY": KEY}, read_dotenv=False)
+    assert s.mode("generate") == "live" and s.mode("rft") == "live" and s.mode("dataset") == "live"
+    assert s.mode("judge") == "offline", "the judge needs OPENAI_API_KEY"
+
+
+def test_forced_modes():
+    s = get_settings({"FIREWORKS_API_KEY": KEY, "OPENAI_API_KEY": KEY, "SVGKIT_MODE": "offline"}, read_dotenv=False)
+    assert s.mode("generate") == "offline" and s.mode("judge") == "offline"
+    s = get_settings({"SVGKIT_MODE": "live"}, read_dotenv=False)
+    with pytest.raises(MissingKeyError, match="FIREWORKS_API_KEY"):
+        s.mode("generate")
+    with pytest.raises(ValueError, match="SVGKIT_MODE"):
+        get_settings({"SVGKIT_MODE": "online"}, read_dotenv=False)
+
+
+def test_keys_never_appear_in_reprs_or_banner():
+    s = get_settings({"FIREWORKS_API_KEY": KEY, "OPENAI_API_KEY": KEY}, read_dotenv=False)
+    shown = repr(s) + str(s) + repr(describe_mode(s)) + str(mode_banner(settings=s))
+    assert KEY not in shown
+    assert "(set)" in str(mode_banner(settings=s))
+    assert s.fireworks_api_key.get() == KEY
+    assert repr(Secret(None)) == "Secret(unset)" and not Secret("")
+
+
+def test_dotenv_is_read_and_environment_wins(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text(f"OPENAI_API_KEY={KEY}\nSVGKIT_MODE=live\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SVGKIT_MODE", "offline")
+    s = get_settings()
+    assert bool(s.openai_api_key) and s.forced_mode == "offline"
+
+
+def test_output_dir_is_configurable(tmp_path, monkeypatch):
+    monkeypatch.setenv("SVGKIT_OUTPUT_DIR", str(tmp_path / "out"))
+    assert output_dir() == tmp_path / "out" and (tmp_path / "out").is_dir()

@@ -1,0 +1,15 @@
+"""pyproject.toml and environment.yml must list the same runtime dependencies."""
+
+import re
+import tomllib
+
+from conftest import REPO
+
+
+def test_environment_yml_matches_pyproject():
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    env = (REPO / "environment.yml").read_text()
+    pip_section = env.split("- pip:", 1)[1]
+    listed = [m.group(1).strip() for m in re.finditer(r"^\s+- (?!-e )([^#\n]+)", pip_section, re.M)]
+    assert sorted(listed) == sorted(declared)
+    assert "python=3.11" in env and "font-ttf-liberation" in env and "cairo" in env
