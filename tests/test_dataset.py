@@ -132,14 +132,17 @@ def test_validation_reports_line_numbers(tmp_path):
     good = to_eval_rows([Prompt("x", "Write `svg` code for a dot.", ("A red dot.",), None, 0)])[0]
     bad_total = json.loads(json.dumps(good))
     bad_total["input_metadata"]["dataset_info"]["total_requirements"] = 3
+    bad_total["input_metadata"]["row_id"] = "row_1"
     no_reqs = json.loads(json.dumps(good))
     no_reqs["input_metadata"]["row_id"] = "row_9"
     del no_reqs["input_metadata"]["dataset_info"]["requirements"]
     path = tmp_path / "rows.jsonl"
-    path.write_text("\n".join([json.dumps(good), "{not json", json.dumps(bad_total), json.dumps(no_reqs)]) + "\n")
+    lines = [json.dumps(good), "{not json", json.dumps(bad_total), json.dumps(no_reqs), json.dumps(good)]
+    path.write_text("\n".join(lines) + "\n")
     problems = validate_rows(path)
     by_line = {p.line: p.message for p in problems}
-    assert set(by_line) == {2, 3, 4}
+    assert set(by_line) == {2, 3, 4, 5}
+    assert "duplicate row_id 'row_0' (first on line 1)" in by_line[5]
     assert "not valid JSON" in by_line[2]
     assert "total_requirements is 3 but there are 1" in by_line[3]
     assert "requirements" in by_line[4]
