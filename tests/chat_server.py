@@ -65,7 +65,7 @@ class Reply:
     """One scripted answer. Build with the class methods."""
 
     kind: str
-    status: int = 200
+    code: int = 200
     payload: Any = None
     headers: tuple[tuple[str, str], ...] = ()
     delay_s: float = 0.0
@@ -114,20 +114,20 @@ class Reply:
         hdrs = dict(headers or {})
         if code == 429:
             hdrs.setdefault("retry-after", "0")
-        return cls("status", status=code, payload={"error": {"message": message, "type": "scripted",
+        return cls("status", code=code, payload={"error": {"message": message, "type": "scripted",
                                                              "code": code}},
                    headers=tuple(hdrs.items()))
 
     @classmethod
     def garbage(cls, body: bytes = b"<html>not json at all", *, status: int = 200) -> "Reply":
         """A body that is not JSON."""
-        return cls("garbage", status=status, payload=body)
+        return cls("garbage", code=status, payload=body)
 
     @classmethod
     def hang(cls, seconds: float, then: "Reply | None" = None) -> "Reply":
         """Wait ``seconds`` (at most :data:`MAX_HANG_S`) then answer ``then`` (an empty completion)."""
         then = then or cls.completion("")
-        return cls(then.kind, status=then.status, payload=then.payload, headers=then.headers,
+        return cls(then.kind, code=then.code, payload=then.payload, headers=then.headers,
                    delay_s=min(seconds, MAX_HANG_S))
 
     @classmethod
@@ -206,9 +206,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             if reply.kind == "status":
-                self._send(reply.status, json.dumps(reply.payload).encode(), dict(reply.headers))
+                self._send(reply.code, json.dumps(reply.payload).encode(), dict(reply.headers))
             elif reply.kind == "garbage":
-                self._send(reply.status, reply.payload, content_type="text/html")
+                self._send(reply.code, reply.payload, content_type="text/html")
             else:
                 self._send_completion(rec, reply)
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
