@@ -21,6 +21,9 @@ class Markdown(str):
     def _repr_markdown_(self) -> str:
         return str(self)
 
+    def __repr__(self) -> str:
+        return str(self)
+
 
 def mode_banner(*, steps: Sequence[str] | None = None, settings: Settings | None = None) -> Markdown:
     """A table saying, for each step, whether it runs live or offline now and what that does.

@@ -15,12 +15,29 @@ from matplotlib.figure import Figure
 from .dataset import Example, Prompt
 from .stats import CATEGORIES, PromptStats, TermCounts
 
-__all__ = ["ImageTile", "dataset_overview", "example_tiles", "example_tiles_figure", "image_grid", "term_bars"]
+__all__ = [
+    "ImageTile",
+    "PlotFigure",
+    "dataset_overview",
+    "example_tiles",
+    "example_tiles_figure",
+    "image_grid",
+    "term_bars",
+]
 
 
-def dataset_overview(stats: Sequence[PromptStats], *, title: str = "") -> Figure:
+class PlotFigure(Figure):
+    """A matplotlib Figure that Jupyter shows as a PNG even without pyplot's inline backend."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+        return buffer.getvalue()
+
+
+def dataset_overview(stats: Sequence[PromptStats], *, title: str = "") -> PlotFigure:
     """Three panels: requirements per prompt, estimated prompt tokens, prompts per category."""
-    fig = Figure(figsize=(13, 3.6), layout="constrained")
+    fig = PlotFigure(figsize=(13, 3.6), layout="constrained")
     ax1, ax2, ax3 = fig.subplots(1, 3)
     counts = [s.n_requirements for s in stats]
     lo, hi = min(counts), max(counts)
@@ -39,13 +56,13 @@ def dataset_overview(stats: Sequence[PromptStats], *, title: str = "") -> Figure
     return fig
 
 
-def term_bars(terms: TermCounts, *, top: int = 10) -> Figure:
+def term_bars(terms: TermCounts, *, top: int = 10) -> PlotFigure:
     """The most frequent colour, shape and spatial words in the requirements."""
-    fig = Figure(figsize=(13, 3.6), layout="constrained")
+    fig = PlotFigure(figsize=(13, 3.6), layout="constrained")
     panels = [("Colours", terms.colours), ("Shapes", terms.shapes), ("Spatial words", terms.spatial)]
     for ax, (name, counter) in zip(fig.subplots(1, 3), panels, strict=True):
         items = counter.most_common(top)[::-1]
-        colours = [w if name == "Colours" and w not in {"white", "golden"} else "#777777" for w, _ in items]
+        colours = [{"golden": "gold"}.get(w, w) if name == "Colours" else "#777777" for w, _ in items]
         ax.barh([w for w, _ in items], [n for _, n in items], color=colours, edgecolor="black", linewidth=0.4)
         ax.set(title=f"{name} in requirements", xlabel="mentions")
     return fig
@@ -61,12 +78,12 @@ class ImageTile:
 
 
 def image_grid(tiles: Sequence[ImageTile], *, columns: int = 3, tile_size: float = 4.0,
-               caption_width: int = 48) -> Figure:
+               caption_width: int = 48) -> PlotFigure:
     """Lay out rendered pictures with titles and wrapped captions (static, works on GitHub)."""
     from PIL import Image
 
     rows = max(1, -(-len(tiles) // columns))
-    fig = Figure(figsize=(columns * tile_size, rows * (tile_size + 1.2)), layout="constrained")
+    fig = PlotFigure(figsize=(columns * tile_size, rows * (tile_size + 1.2)), layout="constrained")
     axes = fig.subplots(rows, columns, squeeze=False).ravel()
     for ax, tile in zip(axes, tiles, strict=False):
         ax.set_xticks([])
@@ -94,14 +111,18 @@ def example_tiles(examples: Sequence[Example], *, progress: bool = False) -> lis
     for ex, extraction, result in zip(examples, extractions, results, strict=True):
         faults = ", ".join(ex.faults) or "no deliberate fault"
         met = sum(ex.labels)
-        how = "no SVG found" if extraction.svg is None else (
-            "truncated SVG" if extraction.truncated else ("drawn" if result.ok else f"not drawn: {result.error}"))
+        if extraction.truncated:
+            how = "truncated SVG (never closed)"
+        elif extraction.svg is None:
+            how = "no SVG found"
+        else:
+            how = "drawn" if result.ok else f"not drawn: {result.error}"
         tiles.append(ImageTile(result.png if result.ok else None, f"{ex.example_id} ({ex.quality}): {faults}",
                                f"{how}; labelled {met}/{len(ex.labels)} requirements met"))
     return tiles
 
 
-def example_tiles_figure(examples: Sequence[Example], prompt: Prompt, *, columns: int = 3) -> Figure:
+def example_tiles_figure(examples: Sequence[Example], prompt: Prompt, *, columns: int = 3) -> PlotFigure:
     """The example answers to one prompt, rendered side by side with their labels."""
     fig = image_grid(example_tiles([ex for ex in examples if ex.prompt_id == prompt.id]), columns=columns)
     fig.suptitle(textwrap.shorten(prompt.prompt, 110), fontsize=11)
