@@ -112,6 +112,10 @@ class Limits:
     max_side: int = 1024
     render_timeout_s: float = 5.0
     render_memory_mb: int = 1024
+    #: How deep ``data:image/svg+xml`` images may nest inside each other.
+    max_nested_svg_images: int = 2
+    #: Time a new render worker may take to start (imports, font cache) before it counts as failed.
+    worker_start_timeout_s: float = 60.0
 
 
 LIMITS = Limits()
@@ -133,6 +137,22 @@ class JudgeConfig:
     min_ink_share: float = 0.002
     #: A drawing whose ink bounding box covers less than this share of the canvas is flagged tiny.
     tiny_drawing_share: float = 0.02
+    #: Per-channel difference from the background colour that counts as ink.
+    ink_tolerance: int = 24
+    #: File name of the verdict cache (in the user cache dir unless SVGKIT_JUDGE_CACHE is set).
+    cache_filename: str = "judge-cache.sqlite"
+    #: A requirement counts as written out as text when this share of its word pairs is in the SVG text...
+    written_pair_share: float = 0.5
+    #: ... or this share of its content words (hack guard).
+    written_word_share: float = 0.85
+    #: Rule judge: bumped whenever its rules change (part of its cache key).
+    rule_version: str = "r1"
+    #: Rule judge: share of the pixels a colour must cover to count as present.
+    colour_presence_share: float = 0.0005
+    #: Rule judge: share of a region's pixels a colour must cover to count as present there.
+    region_presence_share: float = 0.004
+    #: Rule judge: a requirement with more unexplained content words than this stays undecided.
+    rule_max_residual_words: int = 2
 
 
 JUDGE = JudgeConfig()

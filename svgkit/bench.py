@@ -1,0 +1,186 @@
+"""Speed benchmark of the render pipeline: ``python -m svgkit.bench`` (``make bench``).
+
+Prints, for the bundled example responses plus a generated stress set:
+
+- ``render_many`` on the worker pool (one worker per core): median ms per SVG and SVGs per
+  second for the whole batch;
+- ``render_png`` one at a time on a typical example: median ms per call (sanitising, IPC and
+  drawing included);
+- raw ``cairosvg.svg2png`` in this process on the same inputs (the floor), and the ratio of
+  the pool's throughput to it.
+
+Targets on a 2-core machine: a median at or under 50 ms for a typical example, and batch
+throughput at least 0.8x the raw single-process loop. Figures are reported, never asserted in
+tests. Also writes the contact sheet (``assets/contact_sheet.png``) unless ``--no-sheet``.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = ["BenchReport", "run_bench", "stress_set"]
+
+
+@dataclass(frozen=True)
+class BenchReport:
+    """Benchmark figures (milliseconds and SVGs per second)."""
+
+    n_inputs: int
+    n_examples: int
+    workers: int
+    pool_median_ms: float
+    pool_svgs_per_s: float
+    pool_ok: int
+    single_median_ms: float
+    raw_median_ms: float
+    raw_svgs_per_s: float
+    raw_ok: int
+
+    @property
+    def throughput_ratio(self) -> float:
+        """Pool throughput divided by the raw single-process loop's."""
+        return self.pool_svgs_per_s / self.raw_svgs_per_s if self.raw_svgs_per_s else float("nan")
+
+
+def stress_set(*, seed: int = 7) -> list[tuple[str, str]]:
+    """Generated SVGs of typical to heavy size, as ``(name, svg)`` (deterministic)."""
+    import random
+
+    rng = random.Random(seed)
+    ns = 'xmlns="http://www.w3.org/2000/svg"'
+    out: list[tuple[str, str]] = []
+    for i in range(8):  # icons
+        shapes = "".join(
+            f'<circle cx="{rng.randint(4, 20)}" cy="{rng.randint(4, 20)}" r="{rng.randint(1, 6)}" '
+            f'fill="#{rng.randint(0, 0xFFFFFF):06x}"/>' for _ in range(6))
+        out.append((f"icon-{i}", f'<svg {ns} viewBox="0 0 24 24" width="256" height="256">{shapes}</svg>'))
+    for i in range(6):  # scenes with gradients, paths and text
+        parts = ['<defs><linearGradient id="sky" x1="0" y1="0" x2="0" y2="1"><stop offset="0" stop-color="#7ec8e3"/>'
+                 '<stop offset="1" stop-color="#fff"/></linearGradient></defs>',
+                 '<rect width="800" height="600" fill="url(#sky)"/>']
+        for _ in range(60):
+            x, y = rng.randint(0, 800), rng.randint(200, 600)
+            parts.append(f'<path d="M{x} {y} q {rng.randint(-80, 80)} {rng.randint(-120, -20)} '
+                         f'{rng.randint(20, 160)} 0 z" fill="#{rng.randint(0, 0xFFFFFF):06x}" opacity="0.8"/>')
+        for j in range(5):
+            parts.append(f'<text x="{40 + j * 140}" y="60" font-family="sans-serif" font-size="22">Label {j}</text>')
+        out.append((f"scene-{i}", f'<svg {ns} width="800" height="600">{"".join(parts)}</svg>'))
+    for i in range(3):  # heavy: thousands of elements
+        rects = "".join(f'<rect x="{rng.randint(0, 990)}" y="{rng.randint(0, 990)}" width="10" height="10" '
+                        f'fill="#{rng.randint(0, 0xFFFFFF):06x}"/>' for _ in range(3000))
+        out.append((f"heavy-{i}", f'<svg {ns} width="1000" height="1000">{rects}</svg>'))
+    for i in range(3):  # long path
+        d = "M0 0 " + " ".join(f"L{rng.randint(0, 600)} {rng.randint(0, 400)}" for _ in range(5000))
+        out.append((f"path-{i}", f'<svg {ns} width="600" height="400"><path d="{d}" fill="none" stroke="#333"/></svg>'))
+    return out
+
+
+def _raw(svgs: Sequence[str | None]) -> tuple[list[float], float, int]:
+    import cairosvg
+
+    from svgkit.svg import canvas_size
+
+    times, ok = [], 0
+    start = time.perf_counter()
+    for svg in svgs:
+        if svg is None:
+            continue
+        w, h = canvas_size(svg)
+        t0 = time.perf_counter()
+        try:
+            cairosvg.svg2png(bytestring=svg.encode(), parent_width=w, parent_height=h, output_width=w,
+                             output_height=h, background_color="white")
+            ok += 1
+        except Exception:  # noqa: BLE001 - the floor counts failures too
+            pass
+        times.append(time.perf_counter() - t0)
+    return times, time.perf_counter() - start, ok
+
+
+def run_bench(*, workers: int | None = None, repeats: int = 3) -> BenchReport:
+    """Run the benchmark and return its figures (no printing).
+
+    Args:
+        workers: Pool size for ``render_many`` (default: one per core).
+        repeats: Batches timed; the best batch counts (the first one also warms the pool).
+    """
+    from svgkit.gallery import default_examples
+    from svgkit.render import render_many, render_png
+    from svgkit.svg import extract_svg
+
+    rows = default_examples()
+    examples = [extract_svg(row.get("response", "")).svg for row in rows]
+    examples = [svg for svg in examples if svg is not None]
+    inputs: list[str | None] = [*examples, *(svg for _, svg in stress_set())]
+    n_workers = workers or max(1, os.cpu_count() or 1)
+
+    render_many(inputs[: n_workers * 2], workers=n_workers, progress=False)  # start the workers
+    best_wall, best_results = float("inf"), []
+    for _ in range(max(1, repeats)):
+        start = time.perf_counter()
+        results = render_many(inputs, workers=n_workers, progress=False)
+        wall = time.perf_counter() - start
+        if wall < best_wall:
+            best_wall, best_results = wall, results
+    pool_median = statistics.median(r.duration_s for r in best_results) * 1000
+
+    typical = sorted(examples or [svg for _, svg in stress_set()[8:14]], key=len)
+    typical = typical[len(typical) // 2]
+    single = []
+    for _ in range(30):
+        t0 = time.perf_counter()
+        render_png(typical)
+        single.append(time.perf_counter() - t0)
+
+    raw_best_wall, raw_times, raw_ok = float("inf"), [], 0
+    for _ in range(max(1, repeats)):
+        times, wall, ok = _raw(inputs)
+        if wall < raw_best_wall:
+            raw_best_wall, raw_times, raw_ok = wall, times, ok
+    return BenchReport(
+        n_inputs=len(inputs), n_examples=len(examples), workers=n_workers,
+        pool_median_ms=pool_median, pool_svgs_per_s=len(inputs) / best_wall,
+        pool_ok=sum(r.ok for r in best_results),
+        single_median_ms=statistics.median(single) * 1000,
+        raw_median_ms=statistics.median(raw_times) * 1000, raw_svgs_per_s=len(inputs) / raw_best_wall,
+        raw_ok=raw_ok,
+    )
+
+
+def _report(report: BenchReport) -> str:
+    lines = [
+        f"inputs: {report.n_inputs} SVGs ({report.n_examples} bundled example responses + "
+        f"{report.n_inputs - report.n_examples} generated stress SVGs); {report.workers} workers, "
+        f"{os.cpu_count()} cores",
+        "",
+        f"{'':34}{'median ms/SVG':>15}{'SVGs/s':>10}{'drawn':>8}",
+        f"{'render_many (pool)':34}{report.pool_median_ms:>15.1f}{report.pool_svgs_per_s:>10.1f}"
+        f"{report.pool_ok:>8}",
+        f"{'render_png one by one (typical)':34}{report.single_median_ms:>15.1f}"
+        f"{1000 / report.single_median_ms:>10.1f}{'':>8}",
+        f"{'raw cairosvg, one process (floor)':34}{report.raw_median_ms:>15.1f}{report.raw_svgs_per_s:>10.1f}"
+        f"{report.raw_ok:>8}",
+        "",
+        f"throughput ratio pool/raw: {report.throughput_ratio:.2f}x (target >= 0.8x)",
+        f"typical example median: {report.single_median_ms:.1f} ms (target <= 50 ms)",
+        "for scale (measured upstream): new headless Chromium per SVG 650-990 ms, reused Chromium 110-150 ms",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m svgkit.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--workers", type=int, default=None, help="pool size (default: one per core)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed batches; the best one counts")
+    parser.add_argument("--no-sheet", action="store_true", help="do not write assets/contact_sheet.png")
+    options = parser.parse_args()
+    print(_report(run_bench(workers=options.workers, repeats=options.repeats)))
+    if not options.no_sheet:
+        from svgkit.gallery import write_contact_sheet
+
+        print(f"contact sheet: {write_contact_sheet()}")
+    sys.stdout.flush()

@@ -1,0 +1,325 @@
+"""Eval Protocol glue: what the evaluator runs on, scoring a row, running it under pytest.
+
+The evaluator file (:mod:`svgkit.evaluator`) stays a thin ``@evaluation_test``: it asks
+:func:`evaluator_plan` which dataset, rollout processor and completion parameters to use,
+and scores each row with :func:`ascore_row`. Notebooks run it with :func:`run_evaluator`,
+in a subprocess (``pytest.main()`` inside a Jupyter kernel does not work).
+
+========  ===============================================  =====================================
+mode      rollouts                                         dataset
+========  ===============================================  =====================================
+live      ``SingleTurnRolloutProcessor`` on the policy       ``outputs/data/train.jsonl`` (nb 01)
+offline   ``NoOpRolloutProcessor``: answers already in row   ``outputs/data/example_rows.jsonl``
+========  ===============================================  =====================================
+"""
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from eval_protocol.models import EvaluateResult, EvaluationRow
+
+from .config import EVALUATION, FILES, MODELS, Settings, get_settings, output_path
+from .dataset import examples_to_rows, load_bundled_prompts, load_examples, write_rows
+from .generate import Generation
+from .judge import Judge, _run_sync, default_judge
+from .reward import ascore_response
+
+__all__ = [
+    "EvaluatorPlan",
+    "EvaluatorRun",
+    "RequirementResult",
+    "RowScore",
+    "ScoredAnswer",
+    "ascore_row",
+    "evaluator_plan",
+    "read_results",
+    "requirement_results",
+    "run_evaluator",
+    "score_generations",
+]
+
+#: ``completion_params`` of offline runs: no model is called, the answers are in the rows.
+OFFLINE_MODEL = "bundled-examples"
+
+
+@dataclass(frozen=True)
+class EvaluatorPlan:
+    """What the evaluator will run on (see the module docs).
+
+    Attributes:
+        mode: ``live`` (the policy generates answers) or ``offline`` (bundled examples).
+        dataset: The JSONL rows Eval Protocol loads.
+        rollout: ``single-turn`` or ``no-op``.
+        completion_params: Model and sampling parameters (never a key).
+        judge_mode: ``live`` (vision judge) or ``offline`` (rule judge).
+    """
+
+    mode: Literal["offline", "live"]
+    dataset: Path
+    rollout: Literal["single-turn", "no-op"]
+    completion_params: dict[str, Any]
+    judge_mode: Literal["offline", "live"]
+
+    def rollout_processor(self) -> Any:
+        """A fresh Eval Protocol rollout processor for this plan."""
+        from eval_protocol.pytest import NoOpRolloutProcessor, SingleTurnRolloutProcessor
+
+        return SingleTurnRolloutProcessor() if self.rollout == "single-turn" else NoOpRolloutProcessor()
+
+
+def evaluator_plan(settings: Settings | None = None, *, write_examples: bool = True) -> EvaluatorPlan:
+    """Choose dataset, rollout processor and completion parameters from the mode.
+
+    Offline, the bundled example rows are (re)written to the output folder when missing,
+    so the evaluator runs even before notebook 01. Live, the training rows must exist.
+
+    Raises:
+        FileNotFoundError: Live mode and notebook 01 has not written the training rows yet.
+    """
+    settings = settings or get_settings()
+    judge_mode = settings.mode("judge")
+    if settings.mode("generate") == "live":
+        dataset = output_path(FILES.train)
+        if not dataset.is_file():
+            raise FileNotFoundError(f"{dataset} does not exist: run notebook 01 to write the training rows")
+        params = {
+            "model": MODELS.litellm_fireworks_prefix + MODELS.eval_policy,
+            "temperature": EVALUATION.temperature,
+            "max_tokens": EVALUATION.max_tokens,
+        }
+        return EvaluatorPlan("live", dataset, "single-turn", params, judge_mode)
+    dataset = output_path(FILES.example_rows)
+    if write_examples and not dataset.is_file():
+        write_rows(examples_to_rows(load_examples(), load_bundled_prompts()), dataset)
+    return EvaluatorPlan("offline", dataset, "no-op", {"model": OFFLINE_MODEL}, judge_mode)
+
+
+def _failed(reason: str) -> EvaluateResult:
+    return EvaluateResult(score=0.0, reason=reason, is_score_valid=False)
+
+
+async def ascore_row(row: EvaluationRow, *, judge: Judge | None = None,
+                     settings: Settings | None = None) -> EvaluateResult:
+    """Score one Eval Protocol row: its last assistant message against its requirements.
+
+    A failed rollout (an error status, or no assistant answer) scores 0 with
+    ``is_score_valid=False`` and the status as the reason, so it is never mistaken for a
+    real zero. Everything else is :func:`svgkit.reward.ascore_response`.
+    """
+    status = row.rollout_status
+    if status is not None and not (status.is_running() or status.is_finished()):
+        return _failed(f"rollout failed: status {status.code.name if hasattr(status.code, 'name') else status.code}"
+                       f" {status.message}".strip())
+    info = (row.input_metadata.dataset_info if row.input_metadata else None) or {}
+    requirements = info.get("requirements")
+    if not requirements:
+        return _failed("row has no dataset_info.requirements: was it written by svgkit.dataset.to_eval_rows?")
+    answers = [m for m in row.messages if m.role == "assistant"]
+    if not answers:
+        return _failed("rollout failed: no assistant message in the row")
+    content = answers[-1].content
+    if not isinstance(content, str):  # multi-part content: keep the text parts
+        content = "".join(getattr(p, "text", "") or "" for p in (content or []))
+    return await ascore_response(content, requirements, judge=judge, prompt=info.get("original_prompt"),
+                                 settings=settings)
+
+
+# --------------------------------------------------------------------------- scoring in notebooks
+@dataclass(frozen=True)
+class RequirementResult:
+    """One requirement's verdict as the reward reported it."""
+
+    index: int
+    text: str
+    fulfilled: bool
+    decided: bool
+    reason: str
+
+
+def requirement_results(result: EvaluateResult, requirements: Sequence[str]) -> list[RequirementResult]:
+    """The per-requirement verdicts inside a reward's metrics (``requirement_NN``), in order.
+
+    Requirements the reward never reached (no SVG, render failure) come back unfulfilled and
+    undecided, with the overall reason.
+    """
+    out = []
+    metrics = result.metrics or {}
+    for i, text in enumerate(requirements):
+        metric = metrics.get(f"requirement_{i + 1:02d}")
+        if metric is None:
+            out.append(RequirementResult(i, text, False, False, result.reason or "not judged"))
+            continue
+        reason = metric.reason or ""
+        reason = reason.split(" -> ", 1)[1] if reason.startswith(f"{text} -> ") else reason
+        out.append(RequirementResult(i, text, metric.score >= 1.0, bool(metric.is_score_valid), reason))
+    return out
+
+
+@dataclass(frozen=True)
+class ScoredAnswer:
+    """An answer with its row, reward and (for bundled examples) the hand-made labels."""
+
+    row_id: str
+    sample_index: int
+    prompt: str
+    requirements: tuple[str, ...]
+    response: str | None
+    source: str
+    result: EvaluateResult
+    example_id: str | None = None
+    labels: tuple[bool, ...] | None = None
+
+    @property
+    def score(self) -> float:
+        """The reward, fulfilled / total."""
+        return float(self.result.score)
+
+    @property
+    def items(self) -> list[RequirementResult]:
+        """Per-requirement verdicts."""
+        return requirement_results(self.result, self.requirements)
+
+
+def _row_info(row: Any) -> tuple[str, dict[str, Any]]:
+    meta = row["input_metadata"] if isinstance(row, dict) else row.input_metadata.model_dump()
+    return meta["row_id"], meta.get("dataset_info") or {}
+
+
+def score_generations(generations: Sequence[Generation], rows: Sequence[Any], *, judge: Judge | None = None,
+                      concurrency: int = EVALUATION.concurrency, progress: bool = True) -> list[ScoredAnswer]:
+    """Score generated (or bundled example) answers with the reward, keeping input order.
+
+    A generation that failed (no response) scores 0 with ``is_score_valid=False``.
+
+    Args:
+        generations: From :func:`svgkit.generate.generate`.
+        rows: The rows they answer (dicts or ``EvaluationRow``), matched by ``row_id``.
+        judge: Judge to use (default: :func:`svgkit.judge.default_judge`).
+        concurrency: Answers scored at once.
+        progress: Show a progress bar.
+
+    Raises:
+        KeyError: A generation's ``row_id`` is not among ``rows``.
+    """
+    from tqdm.auto import tqdm
+
+    infos = dict(_row_info(r) for r in rows)
+    by_example = {}
+    for info in infos.values():
+        if info.get("example_id"):
+            by_example[info["example_id"]] = info
+    judge = judge or default_judge()
+
+    async def one(gen: Generation, sem: asyncio.Semaphore, bar: Any) -> ScoredAnswer:
+        info = by_example.get(gen.example_id or "") or infos.get(gen.row_id)
+        if info is None:
+            raise KeyError(f"generation for row {gen.row_id!r} has no matching row")
+        reqs = tuple(info["requirements"])
+        async with sem:
+            if gen.response is None:
+                result = _failed(f"generation failed: {gen.error or 'no response'}")
+            else:
+                result = await ascore_response(gen.response, reqs, judge=judge, prompt=info.get("original_prompt"))
+        bar.update(1)
+        labels = tuple(info["labels"]) if "labels" in info else None
+        return ScoredAnswer(gen.row_id, gen.sample_index, info.get("original_prompt", ""), reqs, gen.response,
+                            gen.source, result, gen.example_id, labels)
+
+    async def run_all() -> list[ScoredAnswer]:
+        sem = asyncio.Semaphore(max(1, concurrency))
+        with tqdm(total=len(generations), desc="scoring", disable=not progress) as bar:
+            return list(await asyncio.gather(*(one(g, sem, bar) for g in generations)))
+
+    return _run_sync(run_all())
+
+
+# --------------------------------------------------------------------------- running and reading
+@dataclass(frozen=True)
+class RowScore:
+    """One scored row as read back from Eval Protocol's results."""
+
+    row_id: str
+    score: float
+    valid: bool
+    reason: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EvaluatorRun:
+    """The outcome of :func:`run_evaluator`.
+
+    Attributes:
+        returncode: pytest's exit code (0: passed).
+        seconds: Wall time, pytest start-up included.
+        output_dir: Where Eval Protocol wrote its results (``--ep-output-dir``).
+        summary: The last lines of pytest's output (Eval Protocol's summary among them).
+        scores: The scored rows read back from ``output_dir``.
+    """
+
+    returncode: int
+    seconds: float
+    output_dir: Path
+    summary: str
+    scores: tuple[RowScore, ...]
+
+    @property
+    def mean_score(self) -> float:
+        """Mean score over the rows with a valid score."""
+        valid = [s.score for s in self.scores if s.valid]
+        return sum(valid) / len(valid) if valid else 0.0
+
+
+def read_results(output_dir: Path | str) -> list[RowScore]:
+    """Read scored rows from Eval Protocol's ``--ep-output-dir`` (JSON/JSONL files of rows)."""
+    scores: dict[str, RowScore] = {}
+    for path in sorted(Path(output_dir).rglob("*.json*")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        chunks = text.splitlines() if path.suffix == ".jsonl" else [text]
+        for chunk in chunks:
+            try:
+                data = json.loads(chunk)
+            except json.JSONDecodeError:
+                continue
+            for row in data if isinstance(data, list) else [data]:
+                if not isinstance(row, dict) or not isinstance(row.get("evaluation_result"), dict):
+                    continue
+                result = row["evaluation_result"]
+                row_id = (row.get("input_metadata") or {}).get("row_id") or f"row-{len(scores)}"
+                scores[row_id] = RowScore(row_id, float(result.get("score") or 0.0),
+                                          bool(result.get("is_score_valid", True)), result.get("reason") or "",
+                                          result.get("metrics") or {})
+    return list(scores.values())
+
+
+def run_evaluator(*, output_dir: Path | str | None = None, extra_args: Sequence[str] = (),
+                  env: dict[str, str] | None = None, timeout_s: float = 900) -> EvaluatorRun:
+    """Run :mod:`svgkit.evaluator` under pytest in a subprocess and read back its results.
+
+    Args:
+        output_dir: ``--ep-output-dir`` (default: ``outputs/ep_results``).
+        extra_args: More pytest arguments.
+        env: Extra environment for the subprocess (keys stay in the environment, never in args).
+        timeout_s: Kill the run after this long.
+    """
+    out = Path(output_dir) if output_dir else output_path(FILES.ep_results, create_parent=True)
+    out.mkdir(parents=True, exist_ok=True)
+    evaluator = Path(__file__).with_name("evaluator.py")
+    cmd = [sys.executable, "-m", "pytest", str(evaluator), "-q", "-p", "no:cacheprovider",
+           "--ep-print-summary", f"--ep-output-dir={out}", *extra_args]
+    child_env = {**os.environ, "EP_NO_UPLOAD": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True", **(env or {})}
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=child_env, timeout=timeout_s,
+                          cwd=Path.cwd())
+    seconds = time.perf_counter() - start
+    lines = (proc.stdout + proc.stderr).strip().splitlines()
+    return EvaluatorRun(proc.returncode, seconds, out, "\n".join(lines[-15:]), tuple(read_results(out)))
+

@@ -1,0 +1,655 @@
+"""Draw untrusted SVG to PNG with cairosvg, isolated, bounded in time and memory.
+
+:func:`render_png` sanitises the SVG (:func:`svgkit.svg.sanitize_svg`), sizes the canvas
+(:func:`svgkit.svg.canvas_size`) and draws it on a white background, all inside a worker
+process of a small persistent pool. Each task has a hard time limit: a worker that does not
+answer in time is killed and replaced. Workers run with an address-space cap
+(``LIMITS.render_memory_mb`` on top of their start-up size) and never fetch anything: the
+only URLs they resolve are ``data:`` URIs. A timeout, a crash, a cairo error or a rejected
+SVG becomes a failed :class:`RenderResult` with a reason; the caller's process never dies.
+:func:`render_many` renders a batch on the pool (one worker per core by default), keeps the
+input order and shows progress.
+
+Browser parity
+--------------
+Upstream renders in headless Chromium; the workers are set up to draw as it does:
+
+- The canvas is the size :func:`~svgkit.svg.canvas_size` gives and the root's
+  ``width``/``height`` are set to it, as upstream's page forces with CSS (an SVG without a
+  ``viewBox`` is drawn 1:1, one whose size was clamped is scaled down to fit).
+- ``serif``, ``sans-serif`` and ``monospace`` are drawn with Liberation Serif/Sans/Mono (the
+  metric-compatible fonts Chromium uses on Linux; Debian ``fonts-liberation``) through a
+  fontconfig file of the workers' own. A ``font-family`` list is resolved the way a browser
+  does (the first installed family, or the next generic one); cairosvg alone takes only the
+  first name. Text with no ``font-family`` uses serif, Chromium's default.
+- Malformed XML is recovered as the HTML parser would (see :mod:`svgkit.svg`).
+
+What cairosvg does not draw (blur and drop-shadow filters, masks, some pattern units) is
+listed in :mod:`svgkit.svg`.
+"""
+
+import atexit
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Any
+
+from svgkit.config import LIMITS
+from svgkit.svg import Finding
+
+__all__ = ["RenderResult", "render_many", "render_png", "shutdown_workers"]
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """The outcome of drawing one SVG.
+
+    Attributes:
+        ok: ``True`` when a PNG was drawn.
+        png: The PNG bytes (``None`` when not ok).
+        width: Width of the PNG in pixels (0 when not ok).
+        height: Height of the PNG in pixels (0 when not ok).
+        duration_s: Wall time of the render as seen by the caller (sanitising included,
+            waiting for a free worker excluded).
+        findings: What sanitising removed, recovered or rejected, plus render notes.
+        error: Why nothing was drawn (``None`` when ok), e.g. ``"no svg"``,
+            ``"rejected: ..."``, ``"timed out after 5.0 s"``, ``"renderer crashed ..."``.
+        svg: The sanitised SVG exactly as drawn (root ``width``/``height`` set to the
+            canvas), or ``None`` when it was rejected.
+    """
+
+    ok: bool
+    png: bytes | None
+    width: int
+    height: int
+    duration_s: float
+    findings: tuple[Finding, ...]
+    error: str | None
+    svg: str | None
+
+    @property
+    def recovered(self) -> bool:
+        """``True`` when malformed XML was repaired before drawing."""
+        return any(f.severity == "recovered" for f in self.findings)
+
+    @property
+    def rejected(self) -> bool:
+        """``True`` when the sanitiser refused the SVG."""
+        return any(f.severity == "rejected" for f in self.findings)
+
+
+def _failed(error: str, findings: tuple[Finding, ...] = (), duration_s: float = 0.0,
+            svg: str | None = None) -> RenderResult:
+    return RenderResult(False, None, 0, 0, duration_s, findings, error, svg)
+
+
+# =========================================================================== worker side
+_GENERICS = {"serif", "sans-serif", "monospace", "cursive", "fantasy", "system-ui"}
+# Names Chromium accepts as metric-compatible stand-ins for installed Liberation fonts.
+_METRIC_ALIASES = {"arial", "helvetica", "times new roman", "times", "courier new", "courier",
+                   "arimo", "tinos", "cousine"}
+_BLANK_SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>'
+_WARMUP_SVG = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20">'
+    b'<text x="1" y="15" font-family="sans-serif">Aa</text>'
+    b'<text x="20" y="15" font-family="serif">Aa</text></svg>'
+)
+
+_installed_families: set[str] | None = None
+_blocked_fetches: list[str] = []
+
+
+def _fetch_data_only(url: str, resource_type: str) -> bytes:
+    """cairosvg URL fetcher: decode ``data:`` URIs, refuse everything else (no I/O at all)."""
+    if url.startswith("data:"):
+        header, _, payload = url.partition(",")
+        try:
+            if header.lower().endswith(";base64"):
+                return base64.b64decode(urllib.parse.unquote(payload))
+            return urllib.parse.unquote_to_bytes(payload)
+        except ValueError:
+            return b""
+    _blocked_fetches.append(url[:80])
+    return _BLANK_SVG if resource_type == "image/svg+xml" else b""
+
+
+def _list_families() -> set[str] | None:
+    fc_list = shutil.which("fc-list")
+    if not fc_list:
+        return None
+    try:
+        out = subprocess.run([fc_list, ":", "family"], capture_output=True, text=True, timeout=10,
+                             check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    families = {name.strip().lower() for line in out.splitlines() for name in line.split(",") if name.strip()}
+    return families or None
+
+
+def _resolve_family(value: str) -> str:
+    """The family a browser would draw for a CSS ``font-family`` list."""
+    names = [n.strip().strip("'\"").strip() for n in value.split(",")]
+    names = [n for n in names if n]
+    for name in names:
+        low = name.lower()
+        if low in _GENERICS or low in _METRIC_ALIASES:
+            return name
+        if _installed_families is None or low in _installed_families:
+            return name
+    return "serif"
+
+
+def _fix_fonts(root: Any) -> None:
+    """Resolve ``font-family`` lists in attributes, ``style`` and ``<style>`` as a browser does."""
+    import tinycss2
+
+    from svgkit.svg import SVG_NS
+
+    def resolve_declarations(css: str) -> str:
+        if "font-family" not in css.lower():
+            return css
+        declarations = tinycss2.parse_blocks_contents(css, skip_comments=True, skip_whitespace=True)
+        changed = False
+        parts = []
+        for decl in declarations:
+            if decl.type == "declaration" and decl.lower_name == "font-family":
+                value = tinycss2.serialize(decl.value)
+                resolved = _resolve_family(value)
+                if resolved != value.strip():
+                    changed = True
+                    parts.append(f"font-family:{_css_family(resolved)}" + (" !important" if decl.important else ""))
+                    continue
+            parts.append(tinycss2.serialize([decl]))
+        return "; ".join(parts) if changed else css
+
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        family = element.get("font-family")
+        if family is not None:
+            resolved = _resolve_family(family)
+            if resolved != family.strip():
+                element.set("font-family", resolved)
+        style = element.get("style")
+        if style:
+            element.set("style", resolve_declarations(style))
+        if element.tag == f"{{{SVG_NS}}}style" and element.text and "font-family" in element.text.lower():
+            rules = tinycss2.parse_stylesheet(element.text, skip_comments=True, skip_whitespace=True)
+            out = []
+            for rule in rules:
+                if rule.type == "qualified-rule":
+                    body = resolve_declarations(tinycss2.serialize(rule.content))
+                    out.append(tinycss2.serialize(rule.prelude) + "{" + body + "}")
+                else:
+                    out.append(tinycss2.serialize([rule]))
+            element.text = "\n".join(out)
+    if root.get("font-family") is None and "font-family" not in (root.get("style") or ""):
+        root.set("font-family", "serif")  # Chromium's default font is a serif one
+
+
+def _css_family(name: str) -> str:
+    return name if name.lower() in _GENERICS else '"' + name.replace('"', "") + '"'
+
+
+def _render_local(svg: str, max_side: int, strict: bool) -> dict[str, Any]:
+    """Sanitise, size and draw one SVG in this process (runs inside a worker)."""
+    import cairosvg.surface
+    from lxml import etree
+
+    from svgkit.svg import _clamp, _natural_size, sanitize_svg
+
+    clean = sanitize_svg(svg, strict=strict)
+    findings = list(clean.findings)
+    if clean.svg is None:
+        return {"ok": False, "error": f"rejected: {clean.reason}", "findings": findings, "svg": None}
+    root = etree.fromstring(clean.svg, etree.XMLParser(resolve_entities=False, no_network=True,
+                                                         load_dtd=False, huge_tree=False))
+    nat_w, nat_h, source = _natural_size(clean.svg)
+    width, height = _clamp(nat_w, nat_h, max_side)
+    if source == "default":
+        findings.append(Finding("default_canvas", f"no size or viewBox: drawn on {width}x{height}", "info"))
+    if (width, height) != (round(nat_w), round(nat_h)):
+        findings.append(Finding("canvas_clamped", f"{nat_w:.0f}x{nat_h:.0f} scaled to {width}x{height}", "info"))
+        if root.get("viewBox") is None:
+            root.set("viewBox", f"0 0 {nat_w:g} {nat_h:g}")
+    root.set("width", str(width))
+    root.set("height", str(height))
+    _fix_fonts(root)
+    drawn = etree.tostring(root, encoding="unicode")
+    del _blocked_fetches[:]
+    png = cairosvg.surface.PNGSurface.convert(
+        bytestring=drawn.encode("utf-8"), parent_width=width, parent_height=height,
+        background_color="white", unsafe=False, url_fetcher=_fetch_data_only,
+    )
+    for url in _blocked_fetches[:3]:
+        findings.append(Finding("blocked_fetch", f"refused to fetch {url!r}", "removed"))
+    png_w = int.from_bytes(png[16:20], "big") if png[:8] == b"\x89PNG\r\n\x1a\n" else width
+    png_h = int.from_bytes(png[20:24], "big") if png[:8] == b"\x89PNG\r\n\x1a\n" else height
+    return {"ok": True, "png": png, "width": png_w, "height": png_h, "findings": findings, "svg": drawn}
+
+
+def _vm_bytes() -> int | None:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+# Messages are length-framed bytes (multiprocessing.connection framing) holding JSON, never
+# pickle: a compromised worker must not be able to run code in the caller by what it sends.
+def _encode_reply(reply: dict[str, Any]) -> bytes:
+    png = reply.pop("png", None) or b""
+    reply["findings"] = [[f.code, f.detail, f.severity] for f in reply.get("findings", ())]
+    header = json.dumps(reply).encode("utf-8")
+    return len(header).to_bytes(4, "big") + header + png
+
+
+def _decode_reply(data: bytes) -> dict[str, Any]:
+    size = int.from_bytes(data[:4], "big")
+    reply = json.loads(data[4: 4 + size].decode("utf-8"))
+    if not isinstance(reply, dict):
+        raise ValueError("malformed reply")
+    reply["png"] = data[4 + size:] or None
+    reply["findings"] = tuple(Finding(str(c), str(d), s) for c, d, s in reply.get("findings", ())
+                              if s in ("info", "removed", "rejected", "recovered"))
+    return reply
+
+
+def _worker_entry() -> None:  # pragma: no cover - runs in the worker process
+    """Worker process: ``python -c '...; _worker_entry()' READ_FD WRITE_FD MEMORY_MB``."""
+    global _installed_families
+    from multiprocessing.connection import Connection
+
+    read_fd, write_fd, memory_mb = (int(a) for a in sys.argv[1:4])
+    inbox, outbox = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
+    import cairosvg
+
+    _installed_families = _list_families()
+    try:
+        cairosvg.svg2png(bytestring=_WARMUP_SVG)  # loads fonts before the clock starts
+    except Exception:  # noqa: BLE001 - a broken font set-up shows up in real renders
+        pass
+    try:
+        import resource
+
+        limit = (_vm_bytes() or 0) + memory_mb * 1024 * 1024
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+    outbox.send_bytes(_encode_reply({"ready": os.getpid()}))
+    while True:
+        try:
+            task = json.loads(inbox.recv_bytes())
+        except (EOFError, OSError):
+            return
+        try:
+            reply = _render_local(task["svg"], int(task["max_side"]), bool(task["strict"]))
+        except MemoryError:
+            reply = {"ok": False, "error": f"out of memory (cap {memory_mb} MB)", "restart": True}
+        except RecursionError:
+            reply = {"ok": False, "error": "render error: nesting too deep for the renderer"}
+        except Exception as exc:  # noqa: BLE001 - every renderer failure becomes a failed result
+            reply = {"ok": False, "error": f"render error: {type(exc).__name__}: {str(exc)[:200]}"}
+        try:
+            outbox.send_bytes(_encode_reply(reply))
+        except MemoryError:
+            outbox.send_bytes(_encode_reply({"ok": False, "error": "out of memory", "restart": True}))
+        if reply.get("restart"):
+            return
+
+
+# =========================================================================== parent side
+_FONTCONFIG_TEMPLATE = """<?xml version="1.0"?>
+<!-- svgkit render workers: generic families drawn with Liberation fonts, as Chromium on Linux. -->
+<fontconfig>
+  <match target="pattern"><test qual="any" name="family"><string>sans-serif</string></test>
+    <edit name="family" mode="prepend" binding="strong"><string>Liberation Sans</string></edit></match>
+  <match target="pattern"><test qual="any" name="family"><string>serif</string></test>
+    <edit name="family" mode="prepend" binding="strong"><string>Liberation Serif</string></edit></match>
+  <match target="pattern"><test qual="any" name="family"><string>monospace</string></test>
+    <edit name="family" mode="prepend" binding="strong"><string>Liberation Mono</string></edit></match>
+  <include ignore_missing="yes">{base}</include>
+</fontconfig>
+"""
+
+
+def _write_fontconfig() -> tuple[str | None, str | None]:
+    """Write the workers' fontconfig file; return ``(file, folder to delete)``."""
+    candidates = [os.environ.get("FONTCONFIG_FILE"),
+                  os.path.join(sys.prefix, "etc", "fonts", "fonts.conf"),
+                  os.path.join(sys.base_prefix, "etc", "fonts", "fonts.conf"),
+                  "/etc/fonts/fonts.conf", "/usr/local/etc/fonts/fonts.conf",
+                  "/opt/homebrew/etc/fonts/fonts.conf"]
+    base = next((c for c in candidates if c and os.path.isfile(c)), None)
+    if base is None:
+        return None, None
+    folder = tempfile.mkdtemp(prefix="svgkit-fonts-")
+    path = os.path.join(folder, "fonts.conf")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(_FONTCONFIG_TEMPLATE.format(base=base.replace("&", "&amp;").replace("<", "&lt;")))
+    return path, folder
+
+
+class _WorkerDied(Exception):
+    pass
+
+
+_WORKER_CODE = "from svgkit.render import _worker_entry; _worker_entry()"
+
+
+class _Worker:
+    """One render process, spoken to over two pipes."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        from multiprocessing.connection import Connection
+
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _WORKER_CODE, str(to_child_r), str(from_child_w),
+                 str(LIMITS.render_memory_mb)],
+                pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                start_new_session=True,  # a Ctrl-C in the terminal reaches the caller only
+            )
+        except BaseException:
+            for fd in (to_child_r, to_child_w, from_child_r, from_child_w):
+                os.close(fd)
+            raise
+        os.close(to_child_r)
+        os.close(from_child_w)
+        self.outbox = Connection(to_child_w, readable=False)
+        self.inbox = Connection(from_child_r, writable=False)
+        try:
+            if not self.inbox.poll(LIMITS.worker_start_timeout_s):
+                raise _WorkerDied(f"render worker did not start within {LIMITS.worker_start_timeout_s:.0f} s")
+            self.inbox.recv_bytes()
+        except (EOFError, OSError) as exc:
+            self.kill()
+            raise _WorkerDied(
+                f"render worker failed to start (exit code {self.process.poll()}); check that "
+                f"`{sys.executable} -c 'import svgkit.render, cairosvg'` works") from exc
+        except _WorkerDied:
+            self.kill()
+            raise
+
+    def run(self, task: bytes, timeout_s: float) -> dict[str, Any]:
+        """Send one task and wait for its reply; raise TimeoutError or _WorkerDied."""
+        self.send(task)
+        return self.receive(timeout_s)
+
+    def send(self, task: bytes) -> None:
+        try:
+            self.outbox.send_bytes(task)
+        except OSError as exc:
+            raise _WorkerDied("renderer had exited before the task was sent") from exc
+
+    def receive(self, timeout_s: float) -> dict[str, Any]:
+        if not self.inbox.poll(timeout_s):
+            raise TimeoutError
+        try:
+            data = self.inbox.recv_bytes(_MAX_REPLY_BYTES)
+        except (EOFError, OSError) as exc:
+            try:
+                code = self.process.wait(1)
+            except subprocess.TimeoutExpired:
+                code = None
+            raise _WorkerDied(f"renderer crashed (exit code {code})") from exc
+        try:
+            return _decode_reply(data)
+        except (ValueError, TypeError, UnicodeDecodeError) as exc:
+            raise _WorkerDied("renderer sent a malformed reply") from exc
+
+    def kill(self) -> None:
+        try:
+            self.process.kill()
+            self.process.wait(2)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        for conn in (getattr(self, "outbox", None), getattr(self, "inbox", None)):
+            if conn is not None:
+                try:
+                    conn.close()
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        try:
+            self.outbox.close()  # EOF: the worker exits by itself
+            self.process.wait(1)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        self.kill()
+
+
+_MAX_REPLY_BYTES = 256 * 1024 * 1024
+
+
+class _Pool:
+    """A set of persistent render workers, handed out one task at a time."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.idle: list[_Worker] = []
+        self.size = 0  # workers alive or starting
+        self.pid = os.getpid()
+        self.fontconfig_file, self.fontconfig_dir = _write_fontconfig()
+        self.env = dict(os.environ)
+        if self.fontconfig_file:
+            self.env["FONTCONFIG_FILE"] = self.fontconfig_file
+        package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        self.env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, self.env.get("PYTHONPATH")) if p)
+
+    def acquire(self, limit: int) -> _Worker:
+        with self.cond:
+            while not self.idle and self.size >= limit:
+                self.cond.wait()
+            if self.idle:
+                return self.idle.pop()
+            self.size += 1
+        try:
+            return _Worker(self.env)
+        except BaseException:
+            with self.cond:
+                self.size -= 1
+                self.cond.notify()
+            raise
+
+    def release(self, worker: _Worker, healthy: bool) -> None:
+        if not healthy:
+            worker.kill()
+        with self.cond:
+            if healthy:
+                self.idle.append(worker)
+            else:
+                self.size -= 1
+            self.cond.notify()
+
+    def shutdown(self) -> None:
+        with self.cond:
+            idle, self.idle = self.idle, []
+            self.size -= len(idle)
+        for worker in idle:
+            worker.close()
+        if self.fontconfig_dir and self.size == 0:
+            shutil.rmtree(self.fontconfig_dir, ignore_errors=True)
+            self.fontconfig_dir = None
+            self.fontconfig_file = None
+            self.env.pop("FONTCONFIG_FILE", None)
+
+
+_POOL: _Pool | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> _Pool:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL.pid != os.getpid() or (_POOL.fontconfig_file is None and _POOL.size == 0):
+            _POOL = _Pool()
+        return _POOL
+
+
+def shutdown_workers() -> None:
+    """Stop the idle render workers (new ones start on the next render). Safe to call anytime."""
+    with _POOL_LOCK:
+        pool = _POOL
+    if pool is not None and pool.pid == os.getpid():
+        pool.shutdown()
+
+
+atexit.register(shutdown_workers)
+
+
+def _default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def _render(svg: str | None, *, timeout_s: float, max_side: int, strict: bool, limit: int) -> RenderResult:
+    if not isinstance(svg, str):
+        return _failed("no svg")
+    if len(svg) > LIMITS.max_svg_bytes:  # cheap early refusal; sanitize_svg gives the same answer
+        detail = f"{len(svg):,} characters is more than the {LIMITS.max_svg_bytes:,} bytes allowed"
+        return _failed(f"rejected: {detail}", (Finding("too_large", detail, "rejected"),))
+    try:
+        task = json.dumps({"svg": svg, "max_side": max_side, "strict": strict}).encode("utf-8")
+    except (ValueError, UnicodeEncodeError):
+        task = json.dumps({"svg": svg.encode("utf-8", "replace").decode("utf-8"), "max_side": max_side,
+                           "strict": strict}).encode("utf-8")
+    pool = _pool()
+    for attempt in range(2):
+        try:
+            worker = pool.acquire(limit)
+        except _WorkerDied as exc:
+            return _failed(f"renderer unavailable: {exc}")
+        start = time.perf_counter()
+        healthy = False
+        try:
+            reply = worker.run(task, timeout_s)
+            healthy = not reply.get("restart")
+        except TimeoutError:
+            return _failed(f"timed out after {timeout_s:g} s", duration_s=time.perf_counter() - start)
+        except _WorkerDied as exc:
+            if "before the task was sent" in str(exc) and attempt == 0:
+                continue  # an idle worker had died: retry once on a fresh one
+            return _failed(str(exc), duration_s=time.perf_counter() - start)
+        finally:
+            pool.release(worker, healthy)
+        duration = time.perf_counter() - start
+        findings = reply.get("findings", ())
+        if not reply.get("ok"):
+            return _failed(reply.get("error") or "render error", findings, duration, reply.get("svg"))
+        return RenderResult(True, reply["png"], int(reply["width"]), int(reply["height"]), duration, findings,
+                            None, reply.get("svg"))
+    return _failed("renderer crashed before the task was sent")  # pragma: no cover
+
+
+def _check_options(timeout_s: float, max_side: int) -> None:
+    if not timeout_s > 0:
+        raise ValueError(f"timeout_s must be positive, not {timeout_s!r}")
+    if not isinstance(max_side, int) or max_side < 1:
+        raise ValueError(f"max_side must be a positive int, not {max_side!r}")
+
+
+def render_png(
+    svg: str,
+    *,
+    timeout_s: float = LIMITS.render_timeout_s,
+    max_side: int = LIMITS.max_side,
+    strict: bool = False,
+) -> RenderResult:
+    """Sanitise and draw one SVG to PNG in an isolated worker.
+
+    Args:
+        svg: Untrusted SVG text (``None`` or a non-string gives a failed result ``"no svg"``).
+        timeout_s: Hard limit for sanitising and drawing; the worker is killed past it.
+        max_side: Largest width or height of the PNG (the aspect ratio is kept).
+        strict: Reject malformed XML instead of recovering it as a browser would.
+
+    Returns:
+        A :class:`RenderResult`. Bad input never raises: it gives ``ok=False`` and ``error``.
+
+    Raises:
+        ValueError: ``timeout_s`` or ``max_side`` is not positive (a bug in the caller).
+    """
+    _check_options(timeout_s, max_side)
+    return _render(svg, timeout_s=timeout_s, max_side=max_side, strict=strict, limit=_default_workers())
+
+
+def render_many(
+    svgs: Sequence[str | None],
+    *,
+    workers: int | None = None,
+    progress: bool = True,
+    **kw: Any,
+) -> list[RenderResult]:
+    """Draw a batch of SVGs on the worker pool, in input order.
+
+    Args:
+        svgs: SVG texts; ``None`` entries give a failed result ``"no svg"``.
+        workers: Worker processes to use (default: one per core).
+        progress: Show a progress bar (tqdm; a widget in notebooks).
+        **kw: Options of :func:`render_png`: ``timeout_s``, ``max_side``, ``strict``.
+
+    Returns:
+        One :class:`RenderResult` per input, in the same order. A dead or stuck worker only
+        fails its own item; it is replaced and the batch goes on.
+
+    Raises:
+        TypeError: An unknown keyword option was given.
+        ValueError: ``workers``, ``timeout_s`` or ``max_side`` is not positive.
+    """
+    unknown = set(kw) - {"timeout_s", "max_side", "strict"}
+    if unknown:
+        raise TypeError(f"render_many() got unknown option(s) {sorted(unknown)}; "
+                        "use timeout_s, max_side or strict")
+    timeout_s = kw.get("timeout_s", LIMITS.render_timeout_s)
+    max_side = kw.get("max_side", LIMITS.max_side)
+    strict = bool(kw.get("strict", False))
+    _check_options(timeout_s, max_side)
+    n_workers = _default_workers() if workers is None else workers
+    if not isinstance(n_workers, int) or n_workers < 1:
+        raise ValueError(f"workers must be a positive int, not {workers!r}")
+    items = list(svgs)
+    results: list[RenderResult | None] = [None] * len(items)
+    if not items:
+        return []
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(items), desc="rendering", unit="svg")
+    try:
+        with ThreadPoolExecutor(max_workers=min(n_workers, len(items)), thread_name_prefix="svgkit-render") as ex:
+            futures = {ex.submit(_render, item, timeout_s=timeout_s, max_side=max_side, strict=strict,
+                                 limit=n_workers): i for i, item in enumerate(items)}
+            for future in as_completed(futures):
+                i = futures[future]
+                try:
+                    results[i] = future.result()
+                except Exception as exc:  # noqa: BLE001 - keep the batch going whatever happens
+                    results[i] = _failed(f"render error: {type(exc).__name__}: {exc}")
+                if bar is not None:
+                    bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return [r if r is not None else _failed("render error: no result") for r in results]

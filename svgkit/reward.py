@@ -1,0 +1,197 @@
+"""The reward RFT optimises: one Eval Protocol ``EvaluateResult`` per model answer.
+
+:func:`score_response` (and its async twin :func:`ascore_response`) runs the whole chain:
+extract the SVG from the answer, sanitise and render it, guard against reward hacks, ask a
+judge, and score ``fulfilled / total`` (clamped), as the upstream quickstart does. Every
+step leaves a metric, so a reward can be explained requirement by requirement.
+
+Outcomes:
+
+==============================================  =======  ===============
+what happened                                   score    ``is_score_valid``
+==============================================  =======  ===============
+no SVG in the answer (or a truncated one)       0        True
+SVG rejected by the sanitiser (unsafe/invalid)  0        True
+blank or near-uniform picture (judge not asked) 0        True
+render failed (timeout, crash, cairo error)     0        **False**
+judge failed (unreachable, refused, garbage)    0        **False**
+judged                                          f / t    True
+==============================================  =======  ===============
+
+Hack guards: requirements written out as ``<text>`` instead of drawn are counted as not
+fulfilled (``hack_text_only``); a blank picture scores 0 without a judge call
+(``hack_blank``); a tiny drawing on an empty canvas is flagged (``hack_tiny_drawing``).
+
+This module deliberately avoids ``from __future__ import annotations``: Eval Protocol
+inspects evaluator signatures at run time.
+"""
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from eval_protocol.models import EvaluateResult, MetricResult
+
+from .config import Settings
+from .judge import Judge, Verdict, _run_sync, default_judge, ink_stats, svg_texts, written_requirements
+from .render import RenderResult, render_png
+from .svg import extract_svg
+
+__all__ = ["WRITTEN_REASON", "ascore_response", "score_response"]
+
+#: Reason given to a requirement that was written as text instead of drawn.
+WRITTEN_REASON = "written out as text instead of drawn (hack guard)"
+
+
+def _m(score: float, reason: str, *, valid: bool = True, **data: Any) -> MetricResult:
+    return MetricResult(score=float(score), reason=reason, is_score_valid=valid, data=data)
+
+
+def _result(score: float, reason: str, metrics: dict[str, MetricResult], *, valid: bool = True) -> EvaluateResult:
+    return EvaluateResult(score=float(score), reason=reason, is_score_valid=valid, metrics=metrics)
+
+
+def _render_metrics(render: RenderResult) -> dict[str, MetricResult]:
+    findings = tuple(render.findings)
+    removed = [f for f in findings if f.severity in ("removed", "rejected")]
+    recovered = any(f.severity == "recovered" for f in findings)
+    listed = "; ".join(f"{f.severity}: {f.code} ({f.detail})" for f in findings)[:500]
+    return {
+        "format_sanitised": _m(0.0 if removed else 1.0, listed or "clean: nothing removed",
+                               findings=[f.code for f in findings]),
+        "format_recovered": _m(1.0 if recovered else 0.0,
+                               "malformed XML recovered the way a browser draws it" if recovered
+                               else "parsed strictly"),
+        "format_rendered": _m(1.0 if render.ok else 0.0,
+                              f"{render.width}x{render.height}" if render.ok else f"not rendered: {render.error}"),
+        "render_time": _m(render.duration_s, f"{render.duration_s * 1000:.0f} ms"),
+    }
+
+
+def _verdict_metrics(verdict: Verdict, written: Sequence[int]) -> dict[str, MetricResult]:
+    metrics: dict[str, MetricResult] = {
+        "judge_time": _m(verdict.duration_s, f"{verdict.duration_s * 1000:.0f} ms"
+                         + (" (cached)" if verdict.cached else "")),
+        "judge": _m(1.0 if verdict.valid else 0.0,
+                    f"{verdict.judge}: {verdict.input_tokens}+{verdict.output_tokens} tokens"
+                    + (", cached" if verdict.cached else "")
+                    + (f", ${verdict.cost_usd:.5f}" if verdict.cost_usd else ""),
+                    valid=verdict.valid, judge=verdict.judge, input_tokens=verdict.input_tokens,
+                    output_tokens=verdict.output_tokens, cost_usd=verdict.cost_usd, cached=verdict.cached),
+    }
+    for item in verdict.items:
+        reason = item.reason if item.decided else f"undecided: {item.reason}"
+        metrics[f"requirement_{item.index + 1:02d}"] = _m(
+            1.0 if item.fulfilled else 0.0, f"{item.text} -> {reason}", valid=item.decided,
+            written_as_text=item.index in written)
+    return metrics
+
+
+async def ascore_response(
+    text: str,
+    requirements: Sequence[str],
+    *,
+    judge: Judge | None = None,
+    prompt: str | None = None,
+    strict: bool = False,
+    settings: Settings | None = None,
+) -> EvaluateResult:
+    """Score one model answer against its requirements (async; see :func:`score_response`)."""
+    reqs = [str(r) for r in requirements]
+    if not reqs:
+        raise ValueError("requirements is empty: a prompt needs at least one requirement to score against")
+    total = len(reqs)
+    metrics: dict[str, MetricResult] = {}
+
+    extraction = extract_svg(text or "")
+    metrics["format_extracted"] = _m(1.0 if extraction.svg else 0.0,
+                                     f"method={extraction.method}" + (", truncated" if extraction.truncated else ""))
+    if not extraction.svg or extraction.truncated:
+        why = "truncated SVG (opened, never closed): nothing drawn" if extraction.truncated else "no SVG found"
+        return _result(0.0, why, metrics)
+
+    render = await asyncio.to_thread(render_png, extraction.svg, strict=strict)
+    metrics.update(_render_metrics(render))
+    rejected = [f for f in render.findings if f.severity == "rejected"]
+    if not render.ok or not render.png:
+        if rejected:
+            return _result(0.0, f"SVG rejected: {render.error or rejected[0].detail}", metrics)
+        return _result(0.0, f"render failed: {render.error}", metrics, valid=False)
+
+    ink = await asyncio.to_thread(ink_stats, render.png)
+    metrics["hack_blank"] = _m(1.0 if ink.blank else 0.0, f"{ink.ink_share:.2%} of the canvas drawn",
+                               ink_share=ink.ink_share)
+    if ink.blank:
+        return _result(0.0, f"blank or near-uniform picture ({ink.ink_share:.2%} drawn): scored 0, "
+                            "judge not asked", metrics)
+    metrics["hack_tiny_drawing"] = _m(1.0 if ink.tiny else 0.0,
+                                      f"drawing covers {ink.bbox_share:.1%} of the canvas"
+                                      + (" (tiny drawing on an empty canvas)" if ink.tiny else ""),
+                                      bbox=ink.bbox)
+
+    texts = svg_texts(render.svg or "")
+    written, prompt_written = written_requirements(render.svg, reqs, prompt=prompt, texts=texts)
+    metrics["hack_text_only"] = _m(
+        len(written) / total,
+        (f"requirement(s) {', '.join(str(i + 1) for i in written)} written as text, counted unfulfilled"
+         if written else "no requirement written out as text")
+        + ("; the prompt itself is written out as text" if prompt_written else ""),
+        written=list(written), prompt_written=prompt_written)
+
+    j = judge or default_judge(settings)
+    start = time.monotonic()
+    verdict = await j.ajudge(render, reqs, svg=render.svg, prompt=prompt)
+    if not verdict.valid:
+        metrics["judge_time"] = _m(time.monotonic() - start, f"{(time.monotonic() - start) * 1000:.0f} ms")
+        metrics["judge"] = _m(0.0, f"{verdict.judge} failed: {verdict.error}", valid=False)
+        return _result(0.0, f"judge failed: {verdict.error}", metrics, valid=False)
+
+    if verdict.items:
+        verdict = verdict.with_unfulfilled(written, WRITTEN_REASON)
+        fulfilled = verdict.fulfilled
+    else:  # count-only (upstream) verdicts: take the written ones off the count
+        fulfilled = verdict.fulfilled - len(written)
+    fulfilled = max(0, min(fulfilled, total))
+    metrics.update(_verdict_metrics(verdict, written))
+    parts = [f"{fulfilled}/{total} requirements fulfilled ({verdict.judge})"]
+    if verdict.undecided:
+        parts.append(f"{len(verdict.undecided)} undecided, counted unfulfilled")
+    if written:
+        parts.append(f"{len(written)} written as text instead of drawn")
+    if ink.tiny:
+        parts.append("tiny drawing on an empty canvas")
+    if verdict.reasoning:
+        parts.append(verdict.reasoning[:300])
+    return _result(fulfilled / total, "; ".join(parts), metrics)
+
+
+def score_response(
+    text: str,
+    requirements: Sequence[str],
+    *,
+    judge: Judge | None = None,
+    prompt: str | None = None,
+    strict: bool = False,
+    settings: Settings | None = None,
+) -> EvaluateResult:
+    """Score one model answer against its requirements.
+
+    Args:
+        text: The model's full answer (prose, fences, ``<think>`` blocks and all).
+        requirements: The prompt's requirements, in order.
+        judge: The judge (default: vision judge live, rule judge offline; see
+            :func:`svgkit.judge.default_judge`).
+        prompt: The task prompt (lets the text-only guard spot a prompt written out).
+        strict: Parse the SVG strictly instead of recovering malformed XML like a browser.
+        settings: Mode and keys (default: from the environment).
+
+    Returns:
+        An ``EvaluateResult`` whose score is ``fulfilled / total`` and whose metrics hold
+        ``requirement_NN``, ``format_*``, ``hack_*``, ``render_time``, ``judge_time`` and ``judge``.
+
+    Raises:
+        ValueError: ``requirements`` is empty.
+    """
+    return _run_sync(ascore_response(text, requirements, judge=judge, prompt=prompt, strict=strict,
+                                     settings=settings))

@@ -1,0 +1,1006 @@
+"""Find, clean and size the SVG in an untrusted model response.
+
+Everything a model writes is untrusted. This module is where that is handled, once, for
+notebooks, the evaluator and tests alike: :func:`extract_svg` finds the SVG in a chat answer,
+:func:`sanitize_svg` turns it into a safe, well-formed SVG (or rejects it) and says what it
+did, and :func:`canvas_size` picks the size it is drawn at. :mod:`svgkit.render` draws it.
+
+Extraction
+----------
+Upstream (``eval_protocol/quickstart/svg_agent/evaluator/utils.py``, ``extract_svg_code``)
+takes the first fenced ``svg`` block, otherwise the first ``<svg ...>...</svg>`` span.
+:func:`extract_svg` returns the same string wherever upstream finds a complete SVG, except
+where it deliberately differs (``tests/test_upstream_parity.py`` checks both):
+
+- ``<think>...</think>`` sections (qwen3 reasoning) are ignored, so a draft SVG in the
+  reasoning is never graded. A lone ``</think>`` (the opening tag was in the prompt) drops
+  everything before it; an unclosed ``<think>`` drops everything after it.
+- An SVG that is opened and never closed is reported as ``truncated`` with ``svg=None``
+  (the cut-off text is in :attr:`Extraction.partial`). Upstream returns the rest of an
+  unclosed ```` ```svg ```` fence and lets the browser draw the fragment.
+- A ```` ```svg ```` fence without any ``<svg`` in it is skipped (upstream returns its text,
+  which is not an SVG and draws nothing).
+- The ``<svg>...</svg>`` span ends at the ``</svg>`` that closes its ``<svg``, counting
+  nested ``<svg>`` elements (upstream stops at the first ``</svg>``). An ``<svg`` that never
+  closes (such as the tag named in prose) is skipped for a later complete one. Tags are
+  matched case-insensitively and ``<svgfoo`` is not an ``<svg`` tag. A span inside an
+  ```` ```xml ```` or ```` ```html ```` fence is reported as ``fenced_xml``/``fenced_html``.
+
+Sanitising
+----------
+The SVG is parsed with entity expansion, DTD loading and network access off. These are
+rejected outright: a DOCTYPE with an internal subset or any ``<!ENTITY``, more than
+``LIMITS.max_depth`` levels, more than ``LIMITS.max_elements`` elements, more than
+``LIMITS.max_svg_bytes`` bytes, and ``<use>`` references that form a cycle or whose expansion
+exceeds ``LIMITS.max_use_expansion`` elements. A bare DOCTYPE (public/system id only, the
+SVG 1.1 boilerplate models often write) is removed in the default mode and rejected in
+strict mode. Removed: ``script``, ``foreignObject``, ``on*`` attributes, every ``href`` or
+``url()`` that is not a local ``#id`` or a ``data:image/...`` URI (an embedded
+``data:image/svg+xml`` is sanitised in turn), CSS ``@import``, external ``feImage``,
+processing instructions, comments and elements or attributes of foreign namespaces (editor
+metadata). Each action is a :class:`Finding`. A benign SVG draws the same pixels after
+sanitising as before.
+
+Malformed SVG
+-------------
+Upstream embeds the SVG in an HTML page, and the HTML parser still draws many malformed SVGs.
+In the default mode a document that is not well-formed XML is rebuilt the way the HTML
+parser builds it (stray ``&`` and ``<`` kept as text, HTML named entities such as ``&nbsp;``
+decoded, unquoted and duplicate attributes, end tags without a matching open element
+ignored, unclosed elements closed at the end, an HTML element such as ``<div>`` ending the
+SVG, and an undeclared ``xlink:`` prefix accepted), and a ``recovered`` finding records it.
+``strict=True`` rejects such a document instead. Element and attribute names are
+normalised as the HTML parser does (``viewbox`` becomes ``viewBox``, ``FILL`` becomes
+``fill``).
+
+What cairosvg does not draw as a browser does
+---------------------------------------------
+cairosvg draws the plain SVG 1.1 subset models usually write (shapes, paths, text,
+transforms, gradients, patterns, clip paths, opacity) much as Chromium does, but judges and
+users should know its gaps: filters are mostly ignored (``feGaussianBlur`` blur and
+``feDropShadow`` shadows are not drawn, so a "soft shadow" is missing or hard-edged), masks
+are approximated, bounding-box-sized patterns and ``objectBoundingBox`` units in some
+places are placed differently, ``textPath`` and ``text-anchor`` on mixed ``tspan`` runs can
+shift, CSS beyond simple selectors (media queries, ``var()``, ``calc()``) and animation are
+ignored, and text uses the installed fonts (Liberation Sans/Serif/Mono stand in for the
+generic families, as in Chromium on Linux).
+"""
+
+import base64
+import html
+import re
+import urllib.parse
+from dataclasses import dataclass
+from typing import Literal
+
+import tinycss2
+from lxml import etree
+
+from svgkit.config import LIMITS
+
+__all__ = [
+    "SVG_NS",
+    "XLINK_NS",
+    "Extraction",
+    "Finding",
+    "SanitizedSvg",
+    "canvas_size",
+    "extract_svg",
+    "sanitize_svg",
+]
+
+SVG_NS = "http://www.w3.org/2000/svg"
+XLINK_NS = "http://www.w3.org/1999/xlink"
+XML_NS = "http://www.w3.org/XML/1998/namespace"
+
+Severity = Literal["info", "removed", "rejected", "recovered"]
+Method = Literal["fenced_svg", "fenced_xml", "fenced_html", "bare", "truncated", "none"]
+
+
+# --------------------------------------------------------------------------- data types
+@dataclass(frozen=True)
+class Finding:
+    """One thing the sanitiser noticed, removed, recovered or rejected.
+
+    Attributes:
+        code: Stable machine-readable code, e.g. ``"script"``, ``"external_href"``,
+            ``"malformed_xml"``, ``"too_deep"``.
+        detail: Human-readable explanation (never contains more than a short excerpt).
+        severity: ``"info"`` (nothing changed), ``"removed"`` (content was stripped),
+            ``"recovered"`` (malformed input was repaired) or ``"rejected"`` (nothing drawn).
+    """
+
+    code: str
+    detail: str
+    severity: Severity
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """Where the SVG of a response was found.
+
+    Attributes:
+        svg: The SVG text, or ``None`` when there is none or it was truncated.
+        method: How it was found: ``"fenced_svg"``, ``"fenced_xml"``, ``"fenced_html"``,
+            ``"bare"`` (an ``<svg>`` span in prose), ``"truncated"`` (opened, never closed)
+            or ``"none"``.
+        truncated: ``True`` when an ``<svg`` was opened and never closed.
+        partial: The cut-off text of a truncated SVG (for display; do not draw it).
+        think_removed: ``True`` when a ``<think>`` section was ignored.
+    """
+
+    svg: str | None
+    method: Method
+    truncated: bool
+    partial: str | None = None
+    think_removed: bool = False
+
+
+@dataclass(frozen=True)
+class SanitizedSvg:
+    """The result of :func:`sanitize_svg`.
+
+    Attributes:
+        svg: The cleaned, well-formed SVG, or ``None`` when rejected.
+        findings: What was removed, recovered or why it was rejected, in order.
+        rejected: ``True`` when the SVG must not be drawn (``svg`` is ``None``).
+        recovered: ``True`` when malformed XML was repaired the way a browser draws it.
+        reason: Why it was rejected (``None`` when not rejected).
+    """
+
+    svg: str | None
+    findings: tuple[Finding, ...]
+    rejected: bool
+    recovered: bool
+    reason: str | None
+
+    @property
+    def removed(self) -> tuple[Finding, ...]:
+        """The findings that stripped something."""
+        return tuple(f for f in self.findings if f.severity == "removed")
+
+
+class _Rejected(Exception):
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+# --------------------------------------------------------------------------- extraction
+_THINK_PAIR = re.compile(r"<think\b[^>]*>.*?</think\s*>", re.I | re.S)
+_THINK_OPEN = re.compile(r"<think\b[^>]*>", re.I)
+_THINK_CLOSE = re.compile(r"</think\s*>", re.I)
+_FENCE_OPEN = re.compile(r"```([A-Za-z0-9_+-]*)")  # upstream: "```svg" anywhere
+_SVG_OPEN = re.compile(r"<svg(?=[\s/>])", re.I)
+_SVG_TAG = re.compile(r"<svg(?=[\s/>])|</svg\s*>", re.I)
+_MAX_SPAN_TRIES = 20
+_QUOTED_VALUE = re.compile(r"=\s*([\"'])")
+_FENCE_KINDS: dict[str, Method] = {
+    "svg": "fenced_svg", "xml": "fenced_xml", "html": "fenced_html", "xhtml": "fenced_html",
+    "htm": "fenced_html",
+}
+
+
+def _strip_think(text: str) -> tuple[str, bool]:
+    cleaned = _THINK_PAIR.sub("", text)
+    closes = list(_THINK_CLOSE.finditer(cleaned))
+    if closes:
+        cleaned = cleaned[closes[-1].end():]
+    opened = _THINK_OPEN.search(cleaned)
+    if opened:
+        cleaned = cleaned[: opened.start()]
+    return cleaned, cleaned != text
+
+
+def _tag_end(text: str, start: int) -> int:
+    """Index just past the ``>`` closing the tag that starts at ``start`` (-1 if none)."""
+    pos = start + 1
+    n = len(text)
+    while pos < n:
+        gt = text.find(">", pos)
+        if gt < 0:
+            return -1
+        # A quote opens an attribute value only right after "=" (HTML tokenizer rule).
+        m = _QUOTED_VALUE.search(text, pos, gt)
+        if m is None:
+            return gt + 1
+        close = text.find(m.group(1), m.end())
+        if close < 0:
+            return -1
+        pos = close + 1
+    return -1
+
+
+def _svg_span(text: str, begin: int = 0, end: int | None = None) -> tuple[int, int] | None | Literal[-1]:
+    """Find the first ``<svg`` in ``text[begin:end]`` and its balanced close.
+
+    Returns ``(start, stop)``, ``-1`` when an ``<svg`` opens but never closes, ``None`` when
+    there is no ``<svg`` at all.
+    """
+    end = len(text) if end is None else end
+    first = _SVG_OPEN.search(text, begin, end)
+    if first is None:
+        return None
+    depth = 0
+    pos = first.start()
+    while True:
+        m = _SVG_TAG.search(text, pos, end)
+        if m is None:
+            return -1
+        if m.group(0).startswith("</"):
+            depth -= 1
+            pos = m.end()
+            if depth == 0:
+                return first.start(), pos
+            continue
+        tag_end = _tag_end(text, m.start())
+        if tag_end < 0 or tag_end > end:
+            return -1
+        if text[tag_end - 2] != "/":
+            depth += 1
+        elif depth == 0:
+            return first.start(), tag_end  # <svg .../> on its own
+        pos = tag_end
+
+
+def _fences(text: str) -> list[tuple[str, int, int]]:
+    """``(language, content_start, content_end)`` of each ```` ```lang ```` opening, in order.
+
+    Like upstream, every ```` ```svg ```` starts a block that runs to the next ```` ``` ````
+    (or the end of the text), whether or not an earlier fence was left open.
+    """
+    blocks = []
+    for m in _FENCE_OPEN.finditer(text):
+        lang = m.group(1).lower()
+        if lang not in _FENCE_KINDS:
+            continue
+        close = text.find("```", m.end())
+        blocks.append((lang, m.end(), len(text) if close < 0 else close))
+    return blocks
+
+
+def extract_svg(text: str) -> Extraction:
+    """Find the SVG in a model response.
+
+    Order: the first ```` ```svg ```` fence holding a complete ``<svg`` (its whole content,
+    stripped, as upstream), then the first complete ``<svg>...</svg>`` span anywhere
+    (reported as ``fenced_xml`` or ``fenced_html`` when it lies in such a fence). ``<think>`` sections are ignored. See the module docs for the deliberate
+    differences from upstream.
+
+    Args:
+        text: The raw chat answer. Anything that is not a string gives ``method="none"``.
+
+    Returns:
+        An :class:`Extraction`; ``svg`` is ``None`` when nothing complete was found.
+    """
+    if not isinstance(text, str):
+        return Extraction(None, "none", False)
+    cleaned, think = _strip_think(text)
+    truncated: str | None = None
+
+    fences = _fences(cleaned)
+    for lang, start, stop in fences:
+        if lang != "svg":
+            continue
+        span = _svg_span(cleaned, start, stop)
+        if span is None:
+            continue
+        if span == -1:
+            if truncated is None:
+                first = _SVG_OPEN.search(cleaned, start, stop)
+                truncated = cleaned[first.start() if first else start: stop].strip()
+            continue
+        return Extraction(cleaned[start:stop].strip(), "fenced_svg", False, think_removed=think)
+
+    # The first complete <svg> span; an <svg that never closes (or a mention of the tag in
+    # prose) is skipped in favour of a later complete one.
+    begin = 0
+    for _ in range(_MAX_SPAN_TRIES):
+        span = _svg_span(cleaned, begin)
+        if span is None:
+            break
+        if span == -1:
+            first = _SVG_OPEN.search(cleaned, begin)
+            if truncated is None:
+                truncated = cleaned[first.start():].strip()
+            begin = first.start() + 4
+            continue
+        kind: Method = "bare"
+        for lang, start, stop in fences:
+            if lang != "svg" and start <= span[0] < stop:
+                kind = _FENCE_KINDS[lang]
+                break
+        return Extraction(cleaned[span[0]: span[1]].strip(), kind, False, think_removed=think)
+    if truncated is not None:
+        return Extraction(None, "truncated", True, partial=truncated, think_removed=think)
+    return Extraction(None, "none", False, think_removed=think)
+
+
+# --------------------------------------------------------------------------- names
+_SVG_TAGS = (
+    "altGlyph altGlyphDef altGlyphItem animateColor animateMotion animateTransform clipPath "
+    "feBlend feColorMatrix feComponentTransfer feComposite feConvolveMatrix feDiffuseLighting "
+    "feDisplacementMap feDistantLight feDropShadow feFlood feFuncA feFuncB feFuncG feFuncR "
+    "feGaussianBlur feImage feMerge feMergeNode feMorphology feOffset fePointLight "
+    "feSpecularLighting feSpotLight feTile feTurbulence foreignObject glyphRef linearGradient "
+    "radialGradient textPath"
+).split()
+_SVG_ATTRS = (
+    "attributeName attributeType baseFrequency baseProfile calcMode clipPathUnits "
+    "diffuseConstant edgeMode filterUnits glyphRef gradientTransform gradientUnits kernelMatrix "
+    "kernelUnitLength keyPoints keySplines keyTimes lengthAdjust limitingConeAngle markerHeight "
+    "markerUnits markerWidth maskContentUnits maskUnits numOctaves pathLength "
+    "patternContentUnits patternTransform patternUnits pointsAtX pointsAtY pointsAtZ "
+    "preserveAlpha preserveAspectRatio primitiveUnits refX refY repeatCount repeatDur "
+    "requiredExtensions requiredFeatures specularConstant specularExponent spreadMethod "
+    "startOffset stdDeviation stitchTiles surfaceScale systemLanguage tableValues targetX "
+    "targetY textLength viewBox viewTarget xChannelSelector yChannelSelector zoomAndPan"
+).split()
+_TAG_CASE = {name.lower(): name for name in _SVG_TAGS}
+_ATTR_CASE = {name.lower(): name for name in _SVG_ATTRS}
+# Start tags that end SVG content in an HTML page (the "breakout" list of the HTML standard).
+_BREAKOUT = frozenset(
+    "b big blockquote body br center code dd div dl dt em embed h1 h2 h3 h4 h5 h6 head hr i img "
+    "li listing menu meta nobr ol p pre ruby s small span strong strike sub sup table tt u ul "
+    "var".split()
+)
+_HTML_POINTS = frozenset({"foreignobject", "desc", "title"})
+_DROP_ELEMENTS = {"script": "script", "foreignobject": "foreign_object", "handler": "script",
+                  "iframe": "embedded_content", "object": "embedded_content",
+                  "embed": "embedded_content"}
+_ANIMATIONS = frozenset({"set", "animate", "animatemotion", "animatetransform", "animatecolor"})
+_HREF_ELEMENTS = frozenset({"use", "image", "feimage", "tref"})
+_TEXT_TAG = f"{{{SVG_NS}}}text"
+_BAD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _tag_name(name: str) -> str:
+    low = name.lower()
+    return _TAG_CASE.get(low, low)
+
+
+def _attr_name(name: str) -> str:
+    low = name.lower()
+    return _ATTR_CASE.get(low, low)
+
+
+def _short(value: str, limit: int = 60) -> str:
+    value = " ".join(value.split())
+    return value if len(value) <= limit else value[: limit - 3] + "..."
+
+
+# --------------------------------------------------------------------------- browser-like recovery
+_ATTR = re.compile(r"""[\s/]*([^\s"'<>/=][^\s"'>/=]*)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s>]*))?""")
+_NAME = re.compile(r"[A-Za-z][^\s/>]*")
+
+
+def _parse_attrs(inner: str) -> list[tuple[str, str]]:
+    attrs: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    pos = 0
+    while pos < len(inner):
+        m = _ATTR.match(inner, pos)
+        if m is None or m.end() == pos:
+            pos += 1
+            continue
+        pos = m.end()
+        name, raw = m.group(1), m.group(2)
+        value = "" if raw is None else raw[1:-1] if raw[:1] in "\"'" else raw
+        if name.lower() in seen:
+            continue
+        seen.add(name.lower())
+        attrs.append((name, html.unescape(value)))
+    return attrs
+
+
+class _Builder:
+    """Builds an lxml tree from tokens the way an HTML parser builds inline SVG."""
+
+    def __init__(self, limits_depth: int, limits_elements: int) -> None:
+        self.root: etree._Element | None = None
+        self.stack: list[etree._Element] = []
+        self.names: list[str] = []
+        self.max_depth = limits_depth
+        self.max_elements = limits_elements
+        self.count = 0
+        self.notes: list[str] = []
+        self.done = False
+
+    def note(self, text: str) -> None:
+        if text not in self.notes and len(self.notes) < 8:
+            self.notes.append(text)
+
+    def text(self, data: str) -> None:
+        if not self.stack or not data:
+            return
+        data = _BAD_CHARS.sub("", data)
+        parent = self.stack[-1]
+        if len(parent):
+            last = parent[-1]
+            last.tail = (last.tail or "") + data
+        else:
+            parent.text = (parent.text or "") + data
+
+    def start(self, name: str, attrs: list[tuple[str, str]], self_closing: bool) -> None:
+        low = name.lower()
+        if self.root is None:
+            if low != "svg":
+                self.note(f"content before <svg> ignored (<{_short(name, 20)}>)")
+                return
+        elif low in _BREAKOUT and not any(n in _HTML_POINTS for n in self.names):
+            self.note(f"HTML element <{low}> ends the SVG, as in a browser")
+            self.done = True
+            return
+        if len(self.stack) >= self.max_depth:
+            raise _Rejected("too_deep", f"elements nest deeper than {self.max_depth} levels")
+        self.count += 1
+        if self.count > self.max_elements:
+            raise _Rejected("too_many_elements", f"more than {self.max_elements} elements")
+        tag = _tag_name(name)
+        try:
+            if ":" in tag:
+                raise ValueError(tag)
+            element = etree.Element(f"{{{SVG_NS}}}{tag}") if self.root is None else etree.SubElement(
+                self.stack[-1], f"{{{SVG_NS}}}{tag}")
+        except ValueError:
+            # Not an SVG element a browser would draw: keep a placeholder that the cleaner drops.
+            element = etree.SubElement(self.stack[-1], "{urn:svgkit:unknown}element")
+        for attr, value in attrs:
+            low_attr = attr.lower()
+            try:
+                if low_attr == "xmlns" or low_attr.startswith("xmlns:"):
+                    continue
+                if low_attr.startswith("xlink:"):
+                    element.set(f"{{{XLINK_NS}}}{low_attr[6:]}", _BAD_CHARS.sub("", value))
+                elif low_attr.startswith("xml:"):
+                    element.set(f"{{{XML_NS}}}{low_attr[4:]}", _BAD_CHARS.sub("", value))
+                elif ":" not in attr:
+                    element.set(_attr_name(attr), _BAD_CHARS.sub("", value))
+            except ValueError:
+                self.note(f"unusable attribute {_short(attr, 20)!r} dropped")
+        if self.root is None:
+            self.root = element
+        if not self_closing:
+            self.stack.append(element)
+            self.names.append(low)
+        elif self.root is element:
+            self.done = True
+
+    def end(self, name: str) -> None:
+        low = name.lower()
+        for i in range(len(self.names) - 1, -1, -1):
+            if self.names[i] == low:
+                if i != len(self.names) - 1:
+                    self.note(f"</{low}> closed unclosed <{self.names[-1]}>")
+                del self.stack[i:], self.names[i:]
+                if not self.stack:
+                    self.done = True
+                return
+        if self.root is not None:
+            self.note(f"stray </{_short(low, 20)}> ignored")
+
+
+def _recover(svg: str) -> tuple[etree._Element, list[str]]:
+    """Tokenise ``svg`` as an HTML parser would and build the tree it would draw."""
+    builder = _Builder(LIMITS.max_depth, LIMITS.max_elements)
+    pos = 0
+    n = len(svg)
+    while pos < n and not builder.done:
+        lt = svg.find("<", pos)
+        if lt < 0:
+            builder.text(html.unescape(svg[pos:]))
+            break
+        if lt > pos:
+            builder.text(html.unescape(svg[pos:lt]))
+        nxt = svg[lt + 1: lt + 2]
+        if svg.startswith("<!--", lt):
+            close = svg.find("-->", lt + 4)
+            pos = n if close < 0 else close + 3
+        elif svg.startswith("<![CDATA[", lt):
+            close = svg.find("]]>", lt + 9)
+            stop = n if close < 0 else close
+            builder.text(svg[lt + 9: stop])
+            pos = n if close < 0 else close + 3
+        elif nxt in ("!", "?"):
+            close = svg.find(">", lt + 2)
+            pos = n if close < 0 else close + 1
+        elif nxt == "/":
+            m = _NAME.match(svg, lt + 2)
+            close = svg.find(">", lt + 2)
+            if close < 0:
+                break
+            if m:
+                builder.end(m.group(0))
+            pos = close + 1
+        elif nxt.isalpha():
+            m = _NAME.match(svg, lt + 1)
+            stop = _tag_end(svg, lt)
+            if m is None or stop < 0:
+                builder.note("a tag cut off at the end was dropped")
+                break
+            inner = svg[m.end(): stop - 1]
+            self_closing = inner.rstrip().endswith("/")
+            builder.start(m.group(0), _parse_attrs(inner.rstrip().rstrip("/")), self_closing)
+            pos = stop
+        else:
+            builder.text("<")
+            pos = lt + 1
+    if builder.root is None:
+        raise _Rejected("not_svg", "no <svg> element found")
+    if builder.stack and not builder.done:
+        builder.note(f"{len(builder.stack)} unclosed element(s) closed at the end")
+    elif pos < n and svg[pos:].strip() and builder.done and not builder.notes:
+        builder.note("content after </svg> ignored")
+    return builder.root, builder.notes
+
+
+# --------------------------------------------------------------------------- URL and CSS checks
+_URL_FUNC = re.compile(r"url\s*\(\s*(['\"]?)(.*?)\1\s*\)", re.I | re.S)
+_URL_FUNCTIONS = frozenset({"url", "src", "image", "image-set", "-webkit-image-set", "cross-fade"})
+
+
+def _url_kind(target: str) -> Literal["local", "data_image", "data_svg", "external"]:
+    target = target.strip()
+    low = target.lower()
+    if target.startswith("#"):
+        return "local"
+    if low.startswith("data:image/svg+xml"):
+        return "data_svg"
+    if low.startswith("data:image/"):
+        return "data_image"
+    return "external"
+
+
+def _css_urls(tokens) -> list[str]:
+    """Every URL that a CSS token list references."""
+    found: list[str] = []
+    stack = list(tokens or ())
+    while stack:
+        token = stack.pop()
+        kind = getattr(token, "type", None)
+        if kind == "url":
+            found.append(token.value)
+        elif kind == "function":
+            if token.lower_name in _URL_FUNCTIONS:
+                found.extend(t.value for t in token.arguments if getattr(t, "type", None) == "string")
+            stack.extend(token.arguments)
+        elif kind in ("() block", "[] block", "{} block"):
+            stack.extend(token.content)
+        elif kind == "error" and getattr(token, "kind", "") == "bad-url":
+            found.append("bad-url")
+        elif kind in ("declaration", "qualified-rule", "at-rule"):
+            stack.extend(getattr(token, "value", None) or ())
+            stack.extend(getattr(token, "prelude", None) or ())
+            stack.extend(getattr(token, "content", None) or ())
+    return found
+
+
+def _css_safe(tokens) -> str | None:
+    """The first URL in ``tokens`` that is not a local ``#id`` (``data:`` images allowed)."""
+    for url in _css_urls(tokens):
+        if _url_kind(url) not in ("local", "data_image"):
+            return url
+    return None
+
+
+class _Cleaner:
+    """Copies a parsed SVG tree into a fresh one, keeping only what is safe to draw."""
+
+    def __init__(self, *, nesting: int) -> None:
+        self.findings: list[Finding] = []
+        self.nesting = nesting
+        self.count = 0
+
+    def add(self, code: str, detail: str, severity: Severity = "removed") -> None:
+        # Keep the list short: the same code is reported once per distinct detail, at most 5 times.
+        same = [f for f in self.findings if f.code == code]
+        if len(same) < 5 and all(f.detail != detail for f in same):
+            self.findings.append(Finding(code, detail, severity))
+
+    # ---- CSS
+    def clean_declarations(self, css: str, where: str) -> str:
+        if not any(ch in css for ch in "(\\@"):
+            return css
+        declarations = tinycss2.parse_blocks_contents(css, skip_comments=True, skip_whitespace=True)
+        kept, changed = [], False
+        for decl in declarations:
+            if decl.type == "declaration":
+                bad = _css_safe(decl.value)
+                if bad is None:
+                    kept.append(decl)
+                    continue
+                self.add("css_external_url", f"{where}: {decl.lower_name} with url {_short(bad)!r}")
+            elif decl.type == "at-rule":
+                self.add("css_import" if decl.lower_at_keyword == "import" else "css_at_rule",
+                         f"{where}: @{decl.lower_at_keyword} removed")
+            changed = True
+        if not changed:
+            return css
+        return "; ".join(tinycss2.serialize([d]) for d in kept)
+
+    def clean_stylesheet(self, css: str) -> str:
+        if not any(ch in css for ch in "(\\@"):
+            return css
+        rules = tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True)
+        out, changed = [], False
+        for rule in rules:
+            if rule.type == "at-rule":
+                if rule.lower_at_keyword == "import":
+                    self.add("css_import", f"@import {_short(tinycss2.serialize(rule.prelude))} removed")
+                    changed = True
+                    continue
+                bad = _css_safe([rule])
+                if bad is not None:
+                    self.add("css_external_url", f"@{rule.lower_at_keyword} with url {_short(bad)!r} removed")
+                    changed = True
+                    continue
+                out.append(tinycss2.serialize([rule]))
+            elif rule.type == "qualified-rule":
+                body = tinycss2.serialize(rule.content)
+                cleaned = self.clean_declarations(body, "<style>")
+                changed = changed or cleaned != body
+                out.append(tinycss2.serialize(rule.prelude) + "{" + cleaned + "}")
+            else:
+                changed = True
+        return "\n".join(out) if changed else css
+
+    # ---- attributes
+    def clean_href(self, element_name: str, value: str) -> str | None:
+        kind = _url_kind(value)
+        if kind in ("local", "data_image"):
+            return value.strip()
+        if kind == "data_svg":
+            return self.clean_data_svg(value.strip())
+        self.add("external_href", f"<{element_name}> href {_short(value)!r}")
+        return None
+
+    def clean_data_svg(self, uri: str) -> str | None:
+        if self.nesting >= LIMITS.max_nested_svg_images:
+            self.add("nested_svg_image", "SVG image nested too deeply removed")
+            return None
+        header, _, payload = uri.partition(",")
+        try:
+            if header.lower().endswith(";base64"):
+                raw = base64.b64decode(re.sub(r"\s+", "", payload), validate=True).decode("utf-8")
+            else:
+                raw = urllib.parse.unquote(payload)
+        except (ValueError, UnicodeDecodeError):
+            self.add("nested_svg_image", "undecodable data:image/svg+xml removed")
+            return None
+        inner = _sanitize(raw, strict=False, nesting=self.nesting + 1)
+        for finding in inner.findings:
+            self.add(finding.code, f"in embedded SVG image: {finding.detail}", finding.severity)
+        if inner.svg is None:
+            self.add("nested_svg_image", f"embedded SVG image rejected: {inner.reason}")
+            return None
+        return "data:image/svg+xml;base64," + base64.b64encode(inner.svg.encode()).decode("ascii")
+
+    def clean_attrs(self, src: etree._Element, dst: etree._Element, name: str) -> bool:
+        """Copy safe attributes; return False when the element lost a needed href."""
+        href_dropped = False
+        for qname, value in src.attrib.items():
+            if qname.startswith("{"):
+                ns, local = qname[1:].split("}", 1)
+            else:
+                ns, local = "", qname
+            if ns == XLINK_NS and local == "href" or not ns and local.lower() == "href":
+                cleaned = self.clean_href(name, value)
+                if cleaned is None:
+                    href_dropped = True
+                else:
+                    dst.set(f"{{{XLINK_NS}}}href" if ns else "href", cleaned)
+                continue
+            if ns == XLINK_NS or ns == XML_NS:
+                dst.set(qname, value)
+                continue
+            if ns:
+                continue  # editor metadata (inkscape:, sodipodi:, ...): never drawn
+            attr = _attr_name(local)
+            if attr.startswith("on"):
+                self.add("event_handler", f"<{name}> {attr} attribute")
+                continue
+            if attr == "style":
+                value = self.clean_declarations(value, f"<{name}> style")
+            elif "(" in value and ("url" in value.lower() or "\\" in value):
+                bad = _css_safe(tinycss2.parse_component_value_list(value))
+                if bad is None:
+                    bad = next((m.group(2) for m in _URL_FUNC.finditer(value)
+                                if _url_kind(m.group(2)) not in ("local", "data_image")), None)
+                if bad is not None:
+                    self.add("external_url", f"<{name}> {attr}={_short(value)!r}")
+                    continue
+            dst.set(attr, value)
+        return not href_dropped
+
+    # ---- tree
+    def copy(self, src_root: etree._Element) -> etree._Element:
+        root_name = etree.QName(src_root).localname.lower()
+        if root_name != "svg" or etree.QName(src_root).namespace not in (None, SVG_NS):
+            raise _Rejected("not_svg", f"the root element is <{_short(root_name, 20)}>, not <svg>")
+        dst_root = etree.Element(f"{{{SVG_NS}}}svg", nsmap={None: SVG_NS, "xlink": XLINK_NS})
+        self.clean_attrs(src_root, dst_root, "svg")
+        dst_root.text = src_root.text
+        stack = [(src_root, dst_root, 1, False)]
+        while stack:
+            src, dst, depth, in_text = stack.pop()
+            prev: etree._Element | None = None
+            for child in src:
+                keep = self.copy_child(child, dst, depth + 1, in_text)
+                if keep is not None:
+                    keep.tail = child.tail
+                    prev = keep
+                    if len(child):
+                        stack.append((child, keep, depth + 1, in_text or keep.tag == _TEXT_TAG))
+                elif child.tail:
+                    if prev is not None:
+                        prev.tail = (prev.tail or "") + child.tail
+                    else:
+                        dst.text = (dst.text or "") + child.tail
+        return dst_root
+
+    def copy_child(self, child, parent: etree._Element, depth: int, in_text: bool) -> etree._Element | None:
+        if not isinstance(child.tag, str):
+            return None  # comment, processing instruction, entity
+        self.count += 1
+        if self.count > LIMITS.max_elements:
+            raise _Rejected("too_many_elements", f"more than {LIMITS.max_elements} elements")
+        if depth > LIMITS.max_depth:
+            raise _Rejected("too_deep", f"elements nest deeper than {LIMITS.max_depth} levels")
+        qname = etree.QName(child)
+        if qname.namespace not in (None, SVG_NS):
+            if qname.namespace != "urn:svgkit:unknown":
+                self.add("foreign_namespace", f"<{_short(qname.localname, 30)}> of {_short(qname.namespace, 50)}",
+                         "info")
+            return None
+        low = qname.localname.lower()
+        if low in _DROP_ELEMENTS:
+            self.add(_DROP_ELEMENTS[low], f"<{qname.localname}> removed")
+            return None
+        name = _tag_name(qname.localname)
+        if low == "text" and in_text:
+            # Browsers draw no <text> inside <text>; cairosvg would take exponential time on it.
+            self.add("nested_text", "<text> inside <text> removed (browsers do not draw it)")
+            return None
+        if low in _ANIMATIONS:
+            target = (child.get("attributeName") or child.get("attributename") or "").lower()
+            if "href" in target or target.startswith("on") or target == "style":
+                self.add("animation", f"<{name} attributeName={target!r}> removed")
+                return None
+        dst = etree.SubElement(parent, f"{{{SVG_NS}}}{name}")
+        if not self.clean_attrs(child, dst, name) and low in _HREF_ELEMENTS:
+            parent.remove(dst)
+            return None
+        text = child.text
+        if low == "style" and text:
+            text = self.clean_stylesheet(text)
+        dst.text = text
+        return dst
+
+
+def _check_use_expansion(root: etree._Element) -> None:
+    """Reject ``<use>`` references that form a cycle or expand past the limit."""
+    uses = [u for u in root.iter(f"{{{SVG_NS}}}use")]
+    if not uses:
+        return
+
+    def target(use: etree._Element) -> str | None:
+        href = (use.get("href") or use.get(f"{{{XLINK_NS}}}href") or "").strip()
+        return href[1:] if href.startswith("#") else None
+
+    ids: dict[str, etree._Element] = {}
+    for element in root.iter():
+        key = element.get("id")
+        if key and key not in ids:
+            ids[key] = element
+    wanted = {t for u in uses if (t := target(u)) in ids}
+    info: dict[str, tuple[int, list[str]]] = {}
+    for key in wanted:
+        size, deps = 0, []
+        for element in ids[key].iter():
+            size += 1
+            if element.tag == f"{{{SVG_NS}}}use" and (t := target(element)) in ids:
+                deps.append(t)
+        info[key] = (size, deps)
+    # Every referenced id's dependencies are referenced too, so info covers the graph.
+    limit = LIMITS.max_use_expansion
+    weight: dict[str, int] = {}
+    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+    for start in info:
+        if start in weight:
+            continue
+        stack = [start]
+        while stack:
+            key = stack[-1]
+            if state.get(key) is None:
+                state[key] = 1
+                for dep in info[key][1]:
+                    if state.get(dep) == 1:
+                        raise _Rejected("use_cycle", f"<use> references form a cycle through #{_short(dep, 30)}")
+                    if state.get(dep) is None:
+                        stack.append(dep)
+                continue
+            stack.pop()
+            if state[key] == 2:
+                continue
+            total = info[key][0] + sum(weight[d] for d in info[key][1])
+            weight[key] = min(total, limit + 1)
+            state[key] = 2
+    total = sum(1 for _ in root.iter()) + sum(weight.get(target(u) or "", 0) for u in uses)
+    if total > limit:
+        raise _Rejected("use_expansion", f"<use> references would draw more than {limit} elements")
+
+
+# --------------------------------------------------------------------------- sanitise
+_XML_DECL = re.compile(r"^\s*<\?xml\b[^>]*\?>", re.I)
+_DOCTYPE = re.compile(r"<!DOCTYPE\b", re.I)
+_BARE_DOCTYPE = re.compile(r"<!DOCTYPE\s+[^\[>]*>", re.I)
+_ENTITY = re.compile(r"<!ENTITY\b", re.I)
+_STYLESHEET_PI = re.compile(r"<\?xml-stylesheet\b", re.I)
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+        huge_tree=False, remove_comments=True, remove_pis=True, collect_ids=False,
+    )
+
+
+def _sanitize(svg: str, *, strict: bool, nesting: int = 0) -> SanitizedSvg:
+    findings: list[Finding] = []
+    recovered = False
+    try:
+        if not isinstance(svg, str):
+            raise _Rejected("not_svg", f"expected SVG text, got {type(svg).__name__}")
+        size = len(svg.encode("utf-8", "surrogatepass"))
+        if size > LIMITS.max_svg_bytes:
+            raise _Rejected("too_large", f"{size:,} bytes is more than the {LIMITS.max_svg_bytes:,} allowed")
+        text = svg.lstrip("\ufeff")
+        if _ENTITY.search(text):
+            raise _Rejected("entity", "entity declarations (<!ENTITY) are not allowed")
+        if _DOCTYPE.search(text):
+            bare = _BARE_DOCTYPE.search(text)
+            if bare is None or "[" in text[bare.start(): bare.end() + 1]:
+                raise _Rejected("doctype", "a DOCTYPE with an internal subset is not allowed")
+            if strict:
+                raise _Rejected("doctype", "DOCTYPE declarations are not allowed in strict mode")
+            text = text[: bare.start()] + text[bare.end():]
+            findings.append(Finding("doctype", "bare DOCTYPE removed (nothing was loaded)", "removed"))
+            if _DOCTYPE.search(text):
+                raise _Rejected("doctype", "more than one DOCTYPE")
+        if _STYLESHEET_PI.search(text):
+            findings.append(Finding("processing_instruction", "<?xml-stylesheet?> removed", "removed"))
+        text = _XML_DECL.sub("", text, count=1)
+        if not text.strip():
+            raise _Rejected("empty", "the SVG is empty")
+        try:
+            root = etree.fromstring(text, _parser())
+        except etree.XMLSyntaxError as exc:
+            message = _short(re.sub(r"\s*\(<string>, line \d+\)", "", str(exc)), 120)
+            if "depth" in message.lower():
+                raise _Rejected("too_deep", f"elements nest deeper than {LIMITS.max_depth} levels") from None
+            if strict:
+                raise _Rejected("invalid_xml", f"not well-formed XML: {message}") from None
+            root, notes = _recover(text)
+            recovered = True
+            detail = f"not well-formed XML ({message}); drawn as a browser would"
+            if notes:
+                detail += ": " + "; ".join(notes)
+            findings.append(Finding("malformed_xml", detail, "recovered"))
+        cleaner = _Cleaner(nesting=nesting)
+        clean_root = cleaner.copy(root)
+        findings.extend(cleaner.findings)
+        _check_use_expansion(clean_root)
+        out = etree.tostring(clean_root, encoding="unicode")
+    except _Rejected as exc:
+        findings.append(Finding(exc.code, exc.detail, "rejected"))
+        return SanitizedSvg(None, tuple(findings), True, recovered, exc.detail)
+    except (ValueError, TypeError, etree.LxmlError, RecursionError, MemoryError) as exc:
+        detail = f"could not be processed: {_short(str(exc) or type(exc).__name__, 120)}"
+        findings.append(Finding("unprocessable", detail, "rejected"))
+        return SanitizedSvg(None, tuple(findings), True, recovered, detail)
+    return SanitizedSvg(out, tuple(findings), False, recovered, None)
+
+
+def sanitize_svg(svg: str, *, strict: bool = False) -> SanitizedSvg:
+    """Parse untrusted SVG safely and return a cleaned copy plus what was done to it.
+
+    Nothing is fetched, no file is read and no entity is expanded. See the module docs for
+    what is rejected, removed and recovered.
+
+    Args:
+        svg: The SVG text (typically :attr:`Extraction.svg`).
+        strict: Reject malformed XML and any DOCTYPE instead of recovering the way a
+            browser draws.
+
+    Returns:
+        A :class:`SanitizedSvg`. It never raises for bad input: a rejection has
+        ``rejected=True``, ``svg=None`` and a ``reason``.
+    """
+    return _sanitize(svg, strict=strict)
+
+
+# --------------------------------------------------------------------------- canvas
+_LENGTH = re.compile(r"^\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*([a-zA-Z%]*)\s*$")
+_UNITS = {"": 1.0, "px": 1.0, "pt": 96 / 72, "pc": 16.0, "mm": 96 / 25.4, "cm": 96 / 2.54,
+          "in": 96.0, "q": 96 / 101.6, "em": 16.0, "ex": 8.0, "rem": 16.0}
+
+
+def _length(value: str | None) -> float | None:
+    """A positive absolute length in px, or None (percentages, junk, zero, infinity)."""
+    if not value:
+        return None
+    m = _LENGTH.match(value)
+    if m is None or m.group(2).lower() not in _UNITS:
+        return None
+    px = float(m.group(1)) * _UNITS[m.group(2).lower()]
+    return px if px > 0 and px < float("inf") else None
+
+
+def _viewbox(value: str | None) -> tuple[float, float] | None:
+    if not value:
+        return None
+    parts = [p for p in re.split(r"[\s,]+", value.strip()) if p]
+    if len(parts) != 4:
+        return None
+    try:
+        w, h = float(parts[2]), float(parts[3])
+    except ValueError:
+        return None
+    return (w, h) if 0 < w < float("inf") and 0 < h < float("inf") else None
+
+
+def _root_attrs(svg: str) -> dict[str, str]:
+    m = _SVG_OPEN.search(svg)
+    if m is None:
+        return {}
+    stop = _tag_end(svg, m.start())
+    inner = svg[m.end(): stop - 1 if stop > 0 else len(svg)]
+    return {name.lower(): value for name, value in _parse_attrs(inner.rstrip("/"))}
+
+
+def _natural_size(svg: str) -> tuple[float, float, str]:
+    """Unclamped size and where it came from: "size", "viewBox" or "default"."""
+    attrs = _root_attrs(svg)
+    w, h = _length(attrs.get("width")), _length(attrs.get("height"))
+    vb = _viewbox(attrs.get("viewbox"))
+    if w and h:
+        return w, h, "size"
+    if vb and w:
+        return w, w * vb[1] / vb[0], "size"
+    if vb and h:
+        return h * vb[0] / vb[1], h, "size"
+    if vb:
+        return vb[0], vb[1], "viewBox"
+    dw, dh = LIMITS.default_canvas
+    if w:
+        return w, dh, "size"
+    if h:
+        return dw, h, "size"
+    return dw, dh, "default"
+
+
+def _clamp(w: float, h: float, max_side: int) -> tuple[int, int]:
+    scale = min(1.0, max_side / max(w, h))
+    return max(1, min(max_side, round(w * scale))), max(1, min(max_side, round(h * scale)))
+
+
+def canvas_size(svg: str, *, max_side: int = LIMITS.max_side) -> tuple[int, int]:
+    """The pixel size an SVG is drawn at.
+
+    Taken from the root's ``width``/``height`` (absolute units converted at 96 dpi; a missing
+    side follows the ``viewBox`` aspect ratio), otherwise from the ``viewBox``, otherwise
+    ``LIMITS.default_canvas`` (800x600, as upstream). Percentages count as missing. The long
+    side is clamped to ``max_side`` keeping the aspect ratio; each side is at least 1.
+
+    Args:
+        svg: SVG text (raw or sanitised; only the root start tag is read).
+        max_side: Largest allowed width or height in pixels.
+
+    Raises:
+        ValueError: ``max_side`` is smaller than 1.
+    """
+    if max_side < 1:
+        raise ValueError(f"max_side must be at least 1, not {max_side}")
+    w, h, _ = _natural_size(svg if isinstance(svg, str) else "")
+    return _clamp(w, h, max_side)

@@ -1,0 +1,272 @@
+"""Hostile model output: nothing is fetched, no file leaks, every case ends in bounded time.
+
+A real HTTP server on 127.0.0.1 counts every request it gets; each test asserts it got none.
+The whole module must finish in well under 30 s on 2 cores.
+"""
+
+import base64
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from svgkit.render import _fetch_data_only, render_many, render_png
+from svgkit.svg import sanitize_svg
+
+NS = 'xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"'
+SECRET = "svgkit-secret-7f3a9c"  # content of a local file that must never leak into output
+CASE_BUDGET_S = 8.0  # per case, far below the 30 s for the module
+
+
+class CountingServer:
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        state = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server API
+                state.requests.append(self.path)
+                body = b'<svg xmlns="http://www.w3.org/2000/svg"><rect width="9" height="9"/></svg>'
+                self.send_response(200)
+                self.send_header("Content-Type", "image/svg+xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[CountingServer]:
+    srv = CountingServer()
+    srv.thread.start()
+    try:
+        yield srv
+    finally:
+        srv.httpd.shutdown()
+        srv.httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def secret_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("hostile") / "secret.txt"
+    path.write_text(SECRET)
+    return path
+
+
+def test_the_counting_server_really_counts(server):
+    import urllib.request
+
+    before = len(server.requests)
+    with urllib.request.urlopen(server.url("/probe"), timeout=5) as response:
+        response.read()
+    assert len(server.requests) == before + 1
+    server.requests.clear()
+
+
+def check(result, *, server=None, started: float) -> None:
+    """The common promises: bounded time, no fetch, no leaked file content."""
+    assert time.perf_counter() - started < CASE_BUDGET_S
+    if server is not None:
+        assert server.requests == [], f"fetched: {server.requests}"
+    for text in (result.svg or "", result.error or "", *(f.detail for f in result.findings)):
+        assert SECRET not in text and "root:x:0:0" not in text
+    if result.ok:
+        assert result.png and SECRET.encode() not in result.png
+    else:
+        assert result.error
+
+
+def test_xxe_entity_reading_a_local_file(secret_file, server):
+    started = time.perf_counter()
+    svg = (f'<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY xxe SYSTEM "file://{secret_file}">'
+           f'<!ENTITY net SYSTEM "{server.url("/xxe")}">]>'
+           f'<svg {NS} width="200" height="50"><text y="20">&xxe;&net;</text></svg>')
+    result = render_png(svg)
+    check(result, server=server, started=started)
+    assert not result.ok and result.rejected
+    assert "entity" in {f.code for f in result.findings}
+
+
+def test_billion_laughs():
+    started = time.perf_counter()
+    entities = '<!ENTITY lol "lol">' + "".join(
+        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
+    svg = f"<!DOCTYPE svg [{entities}]><svg {NS}><text>&lol9;</text></svg>"
+    result = render_png(svg)
+    check(result, started=started)
+    assert not result.ok and result.rejected
+
+
+def test_image_href_to_local_http_server_is_never_fetched(server):
+    started = time.perf_counter()
+    inner = f'<svg {NS}><image href="{server.url("/nested.png")}" width="5" height="5"/></svg>'
+    nested = "data:image/svg+xml;base64," + base64.b64encode(inner.encode()).decode()
+    svg = (f'<svg {NS} width="100" height="100">'
+           f'<image href="{server.url("/a.png")}" width="50" height="50"/>'
+           f'<image xlink:href="{server.url("/b.svg")}" x="50" width="50" height="50"/>'
+           f'<use href="{server.url("/c.svg#x")}"/>'
+           f'<rect width="10" height="10" fill="url({server.url("/d.svg#p")})"/>'
+           f'<filter id="f"><feImage href="{server.url("/e.png")}"/></filter>'
+           f'<image href="{nested}" y="50" width="50" height="50"/>'
+           f'<circle cx="80" cy="80" r="10" fill="teal"/></svg>')
+    result = render_png(svg)
+    check(result, server=server, started=started)
+    assert result.ok  # the rest of the drawing is still drawn
+    assert str(server.port) not in result.svg
+    assert {"external_href", "external_url"} <= {f.code for f in result.findings}
+
+
+def test_file_and_relative_images_are_never_read(secret_file, server):
+    started = time.perf_counter()
+    svg = (f'<svg {NS} width="60" height="60">'
+           f'<image href="file:///etc/passwd" width="20" height="20"/>'
+           f'<image href="file://{secret_file}" width="20" height="20"/>'
+           f'<image xlink:href="{secret_file.name}" width="20" height="20"/>'
+           f'<image href="../../../etc/passwd" width="20" height="20"/>'
+           f'<rect width="10" height="10" fill="navy"/></svg>')
+    result = render_png(svg)
+    check(result, server=server, started=started)
+    assert result.ok and "passwd" not in result.svg and secret_file.name not in result.svg
+    assert sum(f.code == "external_href" for f in result.findings) >= 4
+
+
+def test_the_workers_url_fetcher_refuses_everything_but_data(server, secret_file):
+    # Second line of defence, below the sanitiser: even if an href got through, no I/O happens.
+    assert _fetch_data_only(server.url("/direct.png"), "image/*") == b""
+    assert b"<svg" in _fetch_data_only(server.url("/direct.svg"), "image/svg+xml")
+    assert SECRET.encode() not in _fetch_data_only(f"file://{secret_file}", "image/*")
+    assert _fetch_data_only("data:image/png;base64,aGVsbG8=", "image/*") == b"hello"
+    assert server.requests == []
+
+
+def test_use_bomb():
+    started = time.perf_counter()
+    parts = [f'<svg {NS} width="100" height="100"><defs><path id="a0" d="M0 0h1v1z"/>']
+    for level in range(1, 10):
+        parts.append(f'<g id="a{level}">' + f'<use href="#a{level - 1}"/>' * 10 + "</g>")
+    parts.append('</defs><use href="#a9"/></svg>')
+    result = render_png("".join(parts))
+    check(result, started=started)
+    assert not result.ok and "use_expansion" in {f.code for f in result.findings}
+
+
+def test_hundred_thousand_nested_groups():
+    started = time.perf_counter()
+    n = 100_000
+    svg = f"<svg {NS}>" + "<g>" * n + '<rect width="1" height="1"/>' + "</g>" * n + "</svg>"
+    result = render_png(svg)
+    check(result, started=started)
+    assert not result.ok and "too_deep" in {f.code for f in result.findings}
+
+
+def test_hundred_thousand_unclosed_groups_in_malformed_xml():
+    started = time.perf_counter()
+    result = render_png(f"<svg {NS}>" + "<g>" * 100_000 + "<rect & ")
+    check(result, started=started)
+    assert not result.ok and "too_deep" in {f.code for f in result.findings}
+
+
+def test_huge_width():
+    started = time.perf_counter()
+    result = render_png(f'<svg {NS} width="1e9" height="1e9"><rect width="5e8" height="5e8" fill="red"/></svg>')
+    check(result, started=started)
+    assert result.ok and (result.width, result.height) == (1024, 1024)
+
+
+def test_twenty_megabytes_of_path_data():
+    started = time.perf_counter()
+    d = "M0 0 " + "L1 1 L2 0 " * 2_000_000
+    assert len(d) > 20_000_000
+    result = render_png(f'<svg {NS} width="10" height="10"><path d="{d}"/></svg>')
+    check(result, started=started)
+    assert not result.ok and "too_large" in {f.code for f in result.findings}
+
+
+def test_heavy_but_allowed_path_data_is_bounded_by_the_timeout():
+    started = time.perf_counter()
+    d = "M0 0 " + " ".join(f"L{i % 997} {(i * 31) % 991}" for i in range(150_000))
+    result = render_png(f'<svg {NS} width="1000" height="1000"><path d="{d}" stroke="black"/></svg>',
+                        timeout_s=2.0)
+    check(result, started=started)
+    assert result.ok or result.error.startswith("timed out")
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        f'<svg {NS}><g><rect width="5" height="5"></g><text>a & b < c</text>',
+        f'<svg {NS}><rect width=5 height=5 width=6 fill=red /><<<>>></svg>',
+        f"<svg {NS}>" + '<text x="1" y="1">' * 50 + "unterminated",
+        f'<svg {NS}><rect fill="',
+        "<svg" + " a" * 100_000,
+        f"<svg {NS}>" + "</g>" * 50_000 + "</svg>",
+        f"<svg {NS}><![CDATA[ <script>alert(1)</script> ]]><!-- <script> --></svg>",
+    ],
+)
+def test_malformed_xml(broken):
+    started = time.perf_counter()
+    result = render_png(broken)
+    check(result, started=started)
+    assert result.ok or result.error.startswith("rejected")
+    if result.ok:
+        assert "<script" not in result.svg
+
+
+def test_css_import_of_a_url(server):
+    started = time.perf_counter()
+    svg = (f'<svg {NS} width="50" height="50"><style>@import url("{server.url("/evil.css")}");'
+           f'@import "{server.url("/evil2.css")}"; @font-face {{ src: url({server.url("/f.woff")}) }}'
+           f'rect {{ fill: green; background: url({server.url("/bg.png")}) }}</style>'
+           f'<rect width="50" height="50"/></svg>')
+    result = render_png(svg)
+    check(result, server=server, started=started)
+    assert result.ok and "css_import" in {f.code for f in result.findings}
+    assert "@import" not in result.svg and str(server.port) not in result.svg
+
+
+def test_script_tag_and_event_handlers():
+    started = time.perf_counter()
+    svg = (f'<svg {NS} width="40" height="40" onload="fetch(\'x\')"><script>document.title="x"</script>'
+           f'<script xlink:href="data:text/javascript,alert(1)"/>'
+           f'<a href="javascript:alert(1)"><rect width="40" height="40" fill="red" onclick="alert(1)"/></a></svg>')
+    result = render_png(svg)
+    check(result, started=started)
+    assert result.ok
+    low = result.svg.lower()
+    assert "script" not in low and "onload" not in low and "onclick" not in low and "javascript" not in low
+
+
+def test_the_whole_hostile_batch_in_one_go(server):
+    started = time.perf_counter()
+    batch = [
+        f'<!DOCTYPE x [<!ENTITY a "b">]><svg {NS}>&a;</svg>',
+        f'<svg {NS}><image href="{server.url("/batch.png")}"/></svg>',
+        f"<svg {NS}>" + "<g>" * 5000 + "</svg>",
+        f'<svg {NS} width="1e9"><rect/></svg>',
+        None,
+        f'<svg {NS}><style>@import url({server.url("/b.css")});</style></svg>',
+    ]
+    results = render_many(batch, workers=2, progress=False)
+    assert len(results) == len(batch)
+    for result in results:
+        check(result, server=server, started=started)
+
+
+def test_sanitizer_alone_is_fast_on_the_largest_allowed_input():
+    started = time.perf_counter()
+    svg = f"<svg {NS}>" + '<rect width="1" height="1"/>' * 19_000 + "</svg>"
+    result = sanitize_svg(svg + "&")  # malformed: goes through the browser-like rebuild too
+    assert result.recovered and not result.rejected
+    assert time.perf_counter() - started < CASE_BUDGET_S

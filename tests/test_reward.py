@@ -1,0 +1,216 @@
+"""score_response: the reward, its metrics, its failure paths and the hack guards."""
+
+import json
+import uuid
+
+import pytest
+from chat_server import ChatServer, Reply
+from eval_protocol.models import EvaluateResult
+
+import svgkit.reward as reward
+from svgkit.config import get_settings
+from svgkit.judge import RuleJudge, VisionJudge
+from svgkit.render import RenderResult
+from svgkit.reward import WRITTEN_REASON, score_response
+
+REQS = [
+    "The background is light blue.",
+    "A yellow sun is in the top-right corner.",
+    "A sign reads 'Welcome'.",
+    "The house looks cosy.",
+]
+PROMPT = "Write `svg` code for an image of a house on a sunny day."
+GOOD_SVG = """<svg xmlns="http://www.w3.org/2000/svg" width="400" height="300">
+  <rect width="400" height="300" fill="#add8e6"/>
+  <circle cx="350" cy="50" r="30" fill="#ffd700"/>
+  <rect x="140" y="150" width="120" height="100" fill="#a0522d"/>
+  <polygon points="130,150 200,90 270,150" fill="#8b0000"/>
+  <text x="200" y="280" text-anchor="middle" font-family="sans-serif" font-size="18">Welcome</text>
+</svg>"""
+
+
+def answer(svg: str) -> str:
+    return f"Here is the picture.\n\n```svg\n{svg}\n```\n\nEnjoy!"
+
+
+@pytest.fixture
+def server():
+    with ChatServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def key() -> str:
+    return f"sk-test-{uuid.uuid4().hex}"
+
+
+def vision(server, key, **kw) -> VisionJudge:
+    settings = get_settings({"OPENAI_API_KEY": key, "SVGKIT_JUDGE_BASE_URL": server.base_url}, read_dotenv=False)
+    return VisionJudge(settings=settings, cache=None, retry_base_delay_s=0.01, **kw)
+
+
+def all_yes(n: int) -> Reply:
+    return Reply.completion({"verdicts": [{"index": i + 1, "reason": "visible", "fulfilled": True}
+                                          for i in range(n)], "summary": "fine"})
+
+
+# ------------------------------------------------------------------ scores
+def test_good_answer_with_rule_judge_offline():
+    res = score_response(answer(GOOD_SVG), REQS, prompt=PROMPT)
+    assert isinstance(res, EvaluateResult) and res.is_score_valid
+    assert res.score == pytest.approx(3 / 4)  # the holistic one is undecided, so strict
+    m = res.metrics
+    assert m["format_extracted"].score == 1 and "fenced_svg" in m["format_extracted"].reason
+    assert m["format_rendered"].score == 1 and m["format_sanitised"].score == 1
+    assert m["render_time"].score > 0 and m["judge_time"].score >= 0
+    assert [m[f"requirement_{i:02d}"].score for i in range(1, 5)] == [1, 1, 1, 0]
+    assert m["requirement_04"].is_score_valid is False and "undecided" in m["requirement_04"].reason
+    assert m["judge"].data["judge"] == "rule"
+    assert m["hack_text_only"].score == 0 and m["hack_blank"].score == 0 and m["hack_tiny_drawing"].score == 0
+    json.dumps(res.model_dump())  # serialisable, as Eval Protocol stores it
+
+
+def test_score_is_fulfilled_over_total_with_vision_judge(server, key):
+    server.push(Reply.completion({"verdicts": [{"index": 1, "reason": "", "fulfilled": True},
+                                               {"index": 2, "reason": "", "fulfilled": False},
+                                               {"index": 3, "reason": "", "fulfilled": True},
+                                               {"index": 4, "reason": "", "fulfilled": False}],
+                                  "summary": "ok"}, prompt_tokens=900, completion_tokens=90))
+    res = score_response(answer(GOOD_SVG), REQS, judge=vision(server, key))
+    assert res.score == 0.5 and res.is_score_valid
+    assert res.metrics["judge"].data["input_tokens"] == 900
+    assert res.metrics["requirement_02"].score == 0 and res.metrics["requirement_02"].is_score_valid
+
+
+def test_upstream_count_is_clamped(server, key):
+    server.push(Reply.completion({"reasoning": "everything", "number_of_fulfilled_requirements": 40}))
+    res = score_response(answer(GOOD_SVG), REQS, judge=vision(server, key, mode="upstream"))
+    assert res.score == 1.0 and res.is_score_valid
+
+
+def test_no_svg_scores_zero_and_is_valid(server, key):
+    judge = vision(server, key)
+    res = score_response("I cannot draw, but imagine a sunny house.", REQS, judge=judge)
+    assert res.score == 0 and res.is_score_valid and "no SVG" in res.reason
+    assert res.metrics["format_extracted"].score == 0
+    assert server.chat_requests == []
+
+
+def test_truncated_svg_scores_zero_and_is_valid():
+    res = score_response("```svg\n" + GOOD_SVG[:150], REQS)
+    assert res.score == 0 and res.is_score_valid and "truncated" in res.reason
+
+
+def test_think_draft_is_ignored():
+    text = ("<think>draft: <svg xmlns='http://www.w3.org/2000/svg'><text>Welcome</text></svg></think>"
+            "No picture this time.")
+    res = score_response(text, REQS)
+    assert res.score == 0 and res.is_score_valid
+
+
+def test_rejected_svg_scores_zero_valid():
+    evil = ('<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x "boom">]>'
+            '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><text>&x;</text></svg>')
+    res = score_response(answer(evil), REQS)
+    assert res.score == 0 and res.is_score_valid and "rejected" in res.reason.lower()
+
+
+def test_render_failure_is_invalid(monkeypatch):
+    def broken(svg, **kw):
+        return RenderResult(ok=False, png=None, width=0, height=0, duration_s=5.0, findings=(),
+                            error="render timed out after 5 s", svg=None)
+
+    monkeypatch.setattr(reward, "render_png", broken)
+    res = score_response(answer(GOOD_SVG), REQS)
+    assert res.score == 0 and res.is_score_valid is False and "timed out" in res.reason
+    assert res.metrics["format_rendered"].score == 0
+
+
+def test_judge_failure_is_invalid(server, key):
+    server.push(Reply.status(400, "bad image"))
+    res = score_response(answer(GOOD_SVG), REQS, judge=vision(server, key))
+    assert res.score == 0 and res.is_score_valid is False and "judge failed" in res.reason
+    assert "bad image" in res.reason and res.metrics["judge"].is_score_valid is False
+
+
+def test_empty_requirements_raise():
+    with pytest.raises(ValueError, match="at least one requirement"):
+        score_response(answer(GOOD_SVG), [])
+
+
+# ------------------------------------------------------------------ hack guards
+TEXT_ONLY = """<svg xmlns="http://www.w3.org/2000/svg" width="600" height="300">
+  <rect width="600" height="300" fill="#add8e6"/>
+  <text x="10" y="40" font-size="16">The background is light blue.</text>
+  <text x="10" y="80" font-size="16">A yellow sun is in the</text>
+  <text x="10" y="100" font-size="16">top-right corner.</text>
+  <text x="10" y="140" font-size="16">The house looks cosy.</text>
+</svg>"""
+
+
+def test_text_only_picture_gets_no_credit_for_written_requirements(server, key):
+    server.push(all_yes(len(REQS)))  # a gullible judge says everything is there
+    res = score_response(answer(TEXT_ONLY), REQS, judge=vision(server, key), prompt=PROMPT)
+    hack = res.metrics["hack_text_only"]
+    assert set(hack.data["written"]) == {0, 1, 3}  # the label 'Welcome' is the only one not written out
+    assert hack.score == pytest.approx(3 / 4)
+    for i in (1, 2, 4):
+        m = res.metrics[f"requirement_{i:02d}"]
+        assert m.score == 0 and WRITTEN_REASON in m.reason
+    assert res.metrics["requirement_03"].score == 1  # as the (gullible) judge said
+    assert res.score == pytest.approx(1 / 4) and "3 written as text" in res.reason
+
+
+def test_text_only_with_count_only_judge_takes_written_off_the_count(server, key):
+    server.push(Reply.completion({"reasoning": "all there", "number_of_fulfilled_requirements": 4}))
+    res = score_response(answer(TEXT_ONLY), REQS, judge=vision(server, key, mode="upstream"))
+    assert res.score == pytest.approx((4 - len(res.metrics["hack_text_only"].data["written"])) / 4)
+    assert res.score <= 0.5
+
+
+def test_prompt_written_out_is_flagged():
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" width="600" height="100"><rect width="600" height="100" '
+           'fill="#eee"/><text x="5" y="50" font-size="16">a house on a sunny day</text></svg>')
+    res = score_response(answer(svg), REQS, prompt=PROMPT)
+    assert res.metrics["hack_text_only"].data["prompt_written"] is True
+    assert "prompt itself" in res.metrics["hack_text_only"].reason
+
+
+def test_rule_judge_gives_no_label_credit_for_written_requirements():
+    svg = TEXT_ONLY.replace("The house looks cosy.", "A wooden sign next to the door reads Welcome")
+    requirement = "A wooden sign next to the door reads 'Welcome'."
+    res = score_response(answer(svg), [requirement], judge=RuleJudge())
+    assert res.score == 0 and res.metrics["hack_text_only"].data["written"] == [0]
+    honest = GOOD_SVG.replace(">Welcome<", ">Welcome<")
+    assert score_response(answer(honest), [requirement], judge=RuleJudge()).score == 1
+
+
+@pytest.mark.parametrize("svg", [
+    '<svg xmlns="http://www.w3.org/2000/svg" width="400" height="300"></svg>',
+    '<svg xmlns="http://www.w3.org/2000/svg" width="400" height="300"><rect width="400" height="300" '
+    'fill="#336699"/><circle cx="10" cy="10" r="2" fill="#336698"/></svg>',
+])
+def test_blank_picture_scores_zero_without_calling_the_judge(server, key, svg):
+    res = score_response(answer(svg), REQS, judge=vision(server, key))
+    assert res.score == 0 and res.is_score_valid
+    assert res.metrics["hack_blank"].score == 1 and "judge not asked" in res.reason
+    assert server.chat_requests == []
+
+
+def test_tiny_drawing_on_empty_canvas_is_flagged(server, key):
+    tiny = ('<svg xmlns="http://www.w3.org/2000/svg" width="800" height="600">'
+            '<circle cx="760" cy="560" r="25" fill="#ffd700"/><rect x="700" y="570" width="20" height="20"/></svg>')
+    server.push(all_yes(len(REQS)))
+    res = score_response(answer(tiny), REQS, judge=vision(server, key))
+    flag = res.metrics["hack_tiny_drawing"]
+    assert flag.score == 1 and "tiny" in flag.reason and "tiny drawing" in res.reason
+    normal = score_response(answer(GOOD_SVG), REQS)
+    assert normal.metrics["hack_tiny_drawing"].score == 0
+
+
+def test_async_variant_matches_sync():
+    import asyncio
+
+    a = asyncio.run(reward.ascore_response(answer(GOOD_SVG), REQS))
+    b = score_response(answer(GOOD_SVG), REQS)
+    assert a.score == b.score and a.metrics.keys() == b.metrics.keys()

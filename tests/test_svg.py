@@ -1,0 +1,311 @@
+"""Extraction, sanitising and canvas size (svgkit.svg), run in-process."""
+
+import io
+
+import cairosvg
+import numpy as np
+import pytest
+from PIL import Image
+
+from svgkit.config import LIMITS
+from svgkit.svg import SVG_NS, Extraction, canvas_size, extract_svg, sanitize_svg
+
+SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="80"><rect width="60" height="40" fill="red"/></svg>'
+
+
+# --------------------------------------------------------------------------- extraction
+def test_fenced_svg_block():
+    text = f"Here you go:\n\n```svg\n{SVG}\n```\n\nHope it helps."
+    assert extract_svg(text) == Extraction(SVG, "fenced_svg", False)
+
+
+def test_fenced_svg_keeps_prolog_like_upstream():
+    body = '<?xml version="1.0"?>\n' + SVG
+    assert extract_svg(f"```svg\n{body}\n```").svg == body
+
+
+def test_first_svg_fence_wins_over_earlier_bare_svg():
+    other = SVG.replace("red", "blue")
+    got = extract_svg(f"Draft: {other}\n\n```svg\n{SVG}\n```")
+    assert got.method == "fenced_svg" and got.svg == SVG
+
+
+def test_bare_svg_in_prose():
+    got = extract_svg(f"Sure! {SVG} That's a red box.")
+    assert got == Extraction(SVG, "bare", False)
+
+
+def test_xml_fence():
+    got = extract_svg(f"```xml\n<?xml version='1.0'?>\n{SVG}\n```")
+    assert got.method == "fenced_xml" and got.svg == SVG
+
+
+def test_html_fence_takes_the_svg_inside_the_page():
+    got = extract_svg(f"```html\n<html><body><h1>Logo</h1>{SVG}</body></html>\n```")
+    assert got.method == "fenced_html" and got.svg == SVG
+
+
+def test_think_section_is_ignored():
+    draft = SVG.replace("red", "green")
+    text = f"<think>Let me sketch: {draft} hmm, make it red.</think>\n```svg\n{SVG}\n```"
+    got = extract_svg(text)
+    assert got.svg == SVG and got.think_removed
+
+
+def test_only_draft_inside_think_means_no_svg():
+    got = extract_svg(f"<think>{SVG}</think>I cannot draw that.")
+    assert got.svg is None and got.method == "none" and got.think_removed
+
+
+def test_lone_closing_think_drops_the_reasoning_before_it():
+    draft = SVG.replace("red", "green")
+    got = extract_svg(f"reasoning with {draft}</think>\n\nFinal: {SVG}")
+    assert got.svg == SVG and got.method == "bare"
+
+
+def test_unclosed_think_hides_everything_after_it():
+    got = extract_svg(f"<think>planning {SVG} and more planning")
+    assert got.method == "none" and got.svg is None
+
+
+def test_truncated_fenced_svg_is_reported_as_truncated():
+    cut = SVG[:70]
+    got = extract_svg(f"```svg\n{cut}")
+    assert got.method == "truncated" and got.truncated and got.svg is None
+    assert got.partial == cut.strip()
+
+
+def test_truncated_bare_svg_is_reported_as_truncated():
+    got = extract_svg("Here: <svg width='10'><rect")
+    assert got.method == "truncated" and got.truncated and got.partial.startswith("<svg")
+
+
+def test_no_svg_at_all():
+    assert extract_svg("I'm sorry, I can't draw.") == Extraction(None, "none", False)
+    assert extract_svg(None).method == "none"  # type: ignore[arg-type]
+
+
+def test_nested_svg_is_closed_by_its_own_tag():
+    inner = '<svg x="5"><circle r="3"/></svg>'
+    outer = f'<svg xmlns="http://www.w3.org/2000/svg">{inner}<rect width="2" height="2"/></svg>'
+    assert extract_svg(f"look {outer} done").svg == outer
+
+
+def test_svg_fence_without_svg_falls_back_to_bare_span():
+    got = extract_svg(f"```svg\n<rect/>\n```\nActually: {SVG}")
+    assert got.method == "bare" and got.svg == SVG
+
+
+# --------------------------------------------------------------------------- sanitising
+def codes(result) -> set[str]:
+    return {f.code for f in result.findings}
+
+
+def test_benign_svg_passes_unchanged_in_meaning():
+    result = sanitize_svg(SVG)
+    assert not result.rejected and not result.recovered and result.findings == ()
+    assert result.svg.startswith("<svg") and 'fill="red"' in result.svg
+
+
+@pytest.mark.parametrize(
+    "snippet, code",
+    [
+        ("<script>alert(1)</script>", "script"),
+        ('<foreignObject width="10" height="10"><div>hi</div></foreignObject>', "foreign_object"),
+        ('<rect width="5" height="5" onclick="alert(1)"/>', "event_handler"),
+        ('<image href="http://example.invalid/a.png" width="5" height="5"/>', "external_href"),
+        ('<image xlink:href="file:///etc/passwd" width="5" height="5" '
+         'xmlns:xlink="http://www.w3.org/1999/xlink"/>', "external_href"),
+        ('<rect width="5" height="5" fill="url(http://example.invalid/p.svg#g)"/>', "external_url"),
+        ('<rect width="5" height="5" style="fill:url(http://example.invalid/x)"/>', "css_external_url"),
+        ("<style>@import url(http://example.invalid/x.css); rect{fill:red}</style>", "css_import"),
+        ('<filter id="f"><feImage href="http://example.invalid/a.png"/></filter>', "external_href"),
+        ('<set attributeName="href" to="javascript:alert(1)"/>', "animation"),
+    ],
+)
+def test_dangerous_content_is_removed(snippet, code):
+    svg = f'<svg xmlns="http://www.w3.org/2000/svg" width="20" height="20">{snippet}<circle r="4"/></svg>'
+    result = sanitize_svg(svg)
+    assert not result.rejected
+    assert code in codes(result)
+    assert all(f.severity == "removed" for f in result.findings if f.code == code)
+    low = result.svg.lower()
+    for bad in ("script", "onclick", "example.invalid", "file:", "@import", "javascript"):
+        assert bad not in low
+    assert "<circle" in result.svg
+
+
+def test_local_references_and_data_images_are_kept():
+    png = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQ"
+           "DwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">'
+           f'<defs><linearGradient id="g"><stop offset="0" stop-color="red"/></linearGradient>'
+           f'<circle id="c" r="3"/></defs><rect width="9" height="9" fill="url(#g)"/>'
+           f'<use xlink:href="#c" x="4"/><image href="{png}" width="2" height="2"/></svg>')
+    result = sanitize_svg(svg)
+    assert result.findings == ()
+    assert 'fill="url(#g)"' in result.svg and 'xlink:href="#c"' in result.svg and png in result.svg
+
+
+def test_embedded_svg_image_is_sanitised_too():
+    import base64
+
+    inner = '<svg xmlns="http://www.w3.org/2000/svg"><script>x()</script><rect width="1" height="1"/></svg>'
+    uri = "data:image/svg+xml;base64," + base64.b64encode(inner.encode()).decode()
+    result = sanitize_svg(f'<svg xmlns="http://www.w3.org/2000/svg"><image href="{uri}"/></svg>')
+    assert "script" in codes(result)
+    new_uri = result.svg.split('href="')[1].split('"')[0]
+    assert "script" not in base64.b64decode(new_uri.split(",", 1)[1]).decode()
+
+
+@pytest.mark.parametrize(
+    "svg, code",
+    [
+        ('<!DOCTYPE svg [<!ENTITY a "x">]><svg xmlns="http://www.w3.org/2000/svg">&a;</svg>', "entity"),
+        ('<!DOCTYPE svg [ ]><svg xmlns="http://www.w3.org/2000/svg"/>', "doctype"),
+        ("<svg>" + "<g>" * (LIMITS.max_depth + 1) + "</g>" * (LIMITS.max_depth + 1) + "</svg>", "too_deep"),
+        ("<svg>" + "<rect/>" * (LIMITS.max_elements + 1) + "</svg>", "too_many_elements"),
+        ("<svg>" + "x" * (LIMITS.max_svg_bytes + 1) + "</svg>", "too_large"),
+        ('<svg xmlns="http://www.w3.org/2000/svg"><g id="a"><use href="#a"/></g></svg>', "use_cycle"),
+        ("<html><body/></html>", "not_svg"),
+        ("", "empty"),
+    ],
+)
+def test_rejections(svg, code):
+    result = sanitize_svg(svg)
+    assert result.rejected and result.svg is None and result.reason
+    assert code in codes(result)
+    assert [f.code for f in result.findings if f.severity == "rejected"] == [code]
+
+
+def test_use_bomb_is_rejected():
+    parts = ['<svg xmlns="http://www.w3.org/2000/svg"><defs><rect id="l0" width="1" height="1"/>']
+    for level in range(1, 8):
+        uses = "".join(f'<use href="#l{level - 1}"/>' for _ in range(10))
+        parts.append(f'<g id="l{level}">{uses}</g>')
+    parts.append('</defs><use href="#l7"/></svg>')
+    result = sanitize_svg("".join(parts))
+    assert result.rejected and "use_expansion" in codes(result)
+
+
+def test_moderate_use_reuse_is_fine():
+    uses = "".join(f'<use href="#s" x="{i}"/>' for i in range(200))
+    svg = f'<svg xmlns="http://www.w3.org/2000/svg"><defs><g id="s"><rect width="1" height="1"/></g></defs>{uses}</svg>'
+    assert not sanitize_svg(svg).rejected
+
+
+def test_bare_doctype_removed_by_default_rejected_when_strict():
+    svg = ('<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">'
+           + SVG)
+    lenient = sanitize_svg(svg)
+    assert not lenient.rejected and "doctype" in codes(lenient)
+    assert sanitize_svg(svg, strict=True).rejected
+
+
+@pytest.mark.parametrize(
+    "broken, expect",
+    [
+        # stray ampersand: the browser keeps it as text
+        ('<svg xmlns="http://www.w3.org/2000/svg"><text>Salt & pepper</text></svg>', "Salt &amp; pepper"),
+        # mismatched end tag: ignored, the circle stays inside the red group
+        ('<svg xmlns="http://www.w3.org/2000/svg"><g fill="red"><rect width="5" height="5"/></gg>'
+         '<circle r="3"/></g></svg>', '<g fill="red"><rect width="5" height="5"/><circle r="3"/></g>'),
+        # missing end tag: closed at the end
+        ('<svg xmlns="http://www.w3.org/2000/svg"><g fill="blue"><circle r="3"/></svg>',
+         '<g fill="blue"><circle r="3"/></g>'),
+        # HTML entity and unquoted attribute
+        ('<svg xmlns="http://www.w3.org/2000/svg"><text x=5>a&nbsp;b</text></svg>', '<text x="5">a\u00a0b</text>'),
+        # undeclared xlink prefix
+        ('<svg xmlns="http://www.w3.org/2000/svg"><circle id="c" r="2"/><use xlink:href="#c"/></svg>',
+         'xlink:href="#c"'),
+    ],
+)
+def test_malformed_xml_is_recovered_like_a_browser(broken, expect):
+    result = sanitize_svg(broken)
+    assert result.recovered and not result.rejected
+    assert [f.severity for f in result.findings if f.code == "malformed_xml"] == ["recovered"]
+    assert expect in result.svg
+    strict = sanitize_svg(broken, strict=True)
+    assert strict.rejected and "invalid_xml" in codes(strict)
+
+
+def test_html_names_are_normalised():
+    result = sanitize_svg('<svg viewbox="0 0 10 10"><LinearGradient id="g"/><RECT FILL="red"/></svg>')
+    assert 'viewBox="0 0 10 10"' in result.svg and "<linearGradient" in result.svg
+    assert '<rect fill="red"/>' in result.svg
+
+
+def test_editor_metadata_is_dropped_quietly():
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" xmlns:inkscape="http://www.inkscape.org/namespaces/inkscape" '
+           'inkscape:version="1.0"><inkscape:grid/><rect width="2" height="2"/></svg>')
+    result = sanitize_svg(svg)
+    assert "inkscape" not in result.svg and not result.rejected
+    assert all(f.severity == "info" for f in result.findings)
+
+
+def test_output_is_svg_namespaced_even_without_xmlns():
+    from lxml import etree
+
+    root = etree.fromstring(sanitize_svg("<svg><rect/></svg>").svg)
+    assert root.tag == f"{{{SVG_NS}}}svg" and root[0].tag == f"{{{SVG_NS}}}rect"
+
+
+BENIGN = [
+    SVG,
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 100" width="100" height="100">'
+    '<defs><linearGradient id="g" x1="0" x2="1"><stop offset="0" stop-color="#f00"/>'
+    '<stop offset="1" stop-color="#00f"/></linearGradient></defs>'
+    '<circle cx="50" cy="50" r="40" fill="url(#g)" stroke="black" stroke-width="3"/>'
+    '<path d="M10 90 Q50 10 90 90" fill="none" stroke="green"/></svg>',
+    '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="80" height="60">'
+    '<style>.a{fill:orange} rect{stroke:#333}</style><defs><g id="p"><rect class="a" width="10" height="10"/></g>'
+    '</defs><use xlink:href="#p" x="5" y="5"/><use xlink:href="#p" x="30" y="20" transform="rotate(10)"/>'
+    '<polygon points="50,5 70,50 30,50" fill="purple" opacity="0.5"/><!-- a comment --></svg>',
+]
+
+
+def _pixels(svg: str) -> np.ndarray:
+    png = cairosvg.svg2png(bytestring=svg.encode(), parent_width=200, parent_height=200, background_color="white")
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
+
+
+@pytest.mark.parametrize("svg", BENIGN)
+def test_sanitising_a_benign_svg_keeps_its_pixels(svg):
+    clean = sanitize_svg(svg)
+    assert not clean.rejected
+    before, after = _pixels(svg), _pixels(clean.svg)
+    assert before.shape == after.shape
+    assert np.array_equal(before, after)
+
+
+def test_sanitize_never_raises_on_junk():
+    for junk in ["<", "<svg", "<svg><", "&&&", "<svg>\x00\x01</svg>", "<svg " + "a" * 1000, "\ud800<svg/>"]:
+        result = sanitize_svg(junk)
+        assert result.rejected or result.svg.startswith("<svg")
+
+
+# --------------------------------------------------------------------------- canvas
+@pytest.mark.parametrize(
+    "attrs, size",
+    [
+        ('width="300" height="200"', (300, 200)),
+        ('width="300px" height="2in"', (300, 192)),
+        ('width="10cm" height="5cm"', (378, 189)),
+        ('viewBox="0 0 640 480"', (640, 480)),
+        ('viewBox="0,0,64,32"', (64, 32)),
+        ('width="200" viewBox="0 0 100 50"', (200, 100)),
+        ('width="100%" height="100%" viewBox="0 0 400 300"', (400, 300)),
+        ("", (800, 600)),
+        ('width="2048" height="1024"', (1024, 512)),
+        ('width="1e9" height="10"', (1024, 1)),
+        ('width="-5" height="abc"', (800, 600)),
+    ],
+)
+def test_canvas_size(attrs, size):
+    assert canvas_size(f'<svg xmlns="http://www.w3.org/2000/svg" {attrs}><rect/></svg>') == size
+
+
+def test_canvas_max_side_option():
+    assert canvas_size('<svg width="400" height="100"/>', max_side=200) == (200, 50)
+    with pytest.raises(ValueError, match="max_side"):
+        canvas_size("<svg/>", max_side=0)

@@ -1,0 +1,338 @@
+"""VisionJudge against a real chat-completions server on 127.0.0.1 (tests/chat_server.py).
+
+One test per failure path, the request itself, the cache, the concurrency limit, the cost
+accounting, and the upstream compatibility mode proven against upstream's own function.
+"""
+
+import asyncio
+import base64
+import importlib.util
+import json
+import logging
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from chat_server import ChatServer, Reply
+
+from svgkit.config import PRICES, MissingKeyError, get_settings
+from svgkit.judge import JudgeCache, VisionJudge, estimate_cost
+from svgkit.render import render_png
+
+REQS = ["A red circle is in the centre.", "A blue square is in the top-left corner.", "The sky is green."]
+SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="200" height="150">'
+       '<rect x="5" y="5" width="40" height="40" fill="blue"/><circle cx="100" cy="75" r="30" fill="red"/></svg>')
+
+
+def _verdicts(*flags: bool) -> dict:
+    return {"verdicts": [{"index": i + 1, "reason": f"looked at {i + 1}", "fulfilled": f}
+                         for i, f in enumerate(flags)], "summary": "a red circle and a blue square"}
+
+
+@pytest.fixture(scope="module")
+def png() -> bytes:
+    res = render_png(SVG)
+    assert res.ok, res.error
+    return res.png
+
+
+@pytest.fixture
+def key() -> str:
+    return f"sk-test-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def server():
+    with ChatServer() as srv:
+        yield srv
+
+
+def make(server: ChatServer, key: str, **kw) -> VisionJudge:
+    settings = get_settings({"OPENAI_API_KEY": key, "SVGKIT_JUDGE_BASE_URL": server.base_url}, read_dotenv=False)
+    kw.setdefault("cache", None)
+    kw.setdefault("retry_base_delay_s", 0.01)
+    kw.setdefault("request_timeout_s", 5.0)
+    return VisionJudge(settings=settings, **kw)
+
+
+# ------------------------------------------------------------------ the request
+def test_request_model_image_schema_and_key(server, key, png):
+    server.push(Reply.completion(_verdicts(True, False, False), prompt_tokens=1000, completion_tokens=200))
+    verdict = make(server, key).judge(png, REQS)
+
+    (req,) = server.chat_requests
+    body = req.json
+    assert body["model"] == "gpt-4.1"
+    assert body["temperature"] == 0
+    content = body["messages"][0]["content"]
+    text = next(c["text"] for c in content if c["type"] == "text")
+    url = next(c["image_url"]["url"] for c in content if c["type"] == "image_url")
+    assert url.startswith("data:image/png;base64,")
+    assert base64.b64decode(url.split(",", 1)[1]) == png
+    for i, r in enumerate(REQS):
+        assert f"{i + 1}. {r}" in text
+    assert "strict" in text.lower()
+    fmt = body["response_format"]
+    assert fmt["type"] == "json_schema" and fmt["json_schema"]["strict"] is True
+    schema = fmt["json_schema"]["schema"]
+    assert schema["required"] == ["verdicts", "summary"]
+    assert schema["properties"]["verdicts"]["items"]["required"] == ["index", "reason", "fulfilled"]
+    assert req.headers["authorization"] == f"Bearer {key}"
+    assert key not in json.dumps(body)
+
+    assert verdict.valid and verdict.itemised
+    assert [i.fulfilled for i in verdict.items] == [True, False, False]
+    assert verdict.items[0].reason == "looked at 1" and verdict.items[2].text == REQS[2]
+    assert (verdict.fulfilled, verdict.total, verdict.score) == (1, 3, pytest.approx(1 / 3))
+    assert (verdict.input_tokens, verdict.output_tokens) == (1000, 200)
+    inp, out = PRICES["gpt-4.1"]
+    assert verdict.cost_usd == pytest.approx((1000 * inp + 200 * out) / 1e6)
+    assert verdict.judge == "vision:gpt-4.1" and not verdict.cached and verdict.attempts == 1
+
+
+def test_model_and_base_url_configurable(server, key, png):
+    settings = get_settings({"OPENAI_API_KEY": key, "SVGKIT_JUDGE_BASE_URL": server.base_url,
+                             "SVGKIT_JUDGE_MODEL": "accounts/fireworks/models/some-vl"}, read_dotenv=False)
+    server.push(Reply.completion(_verdicts(True, True, True)))
+    v = VisionJudge(settings=settings, cache=None).judge(png, REQS)
+    assert server.chat_requests[0].json["model"] == "accounts/fireworks/models/some-vl"
+    assert v.cost_usd is None  # no price in config: unknown, not zero
+    assert estimate_cost("gpt-4.1", 1_000_000, 0) == PRICES["gpt-4.1"][0]
+
+
+def test_missing_key_is_a_clear_error(server):
+    settings = get_settings({"SVGKIT_JUDGE_BASE_URL": server.base_url}, read_dotenv=False)
+    with pytest.raises(MissingKeyError, match="OPENAI_API_KEY"):
+        VisionJudge(settings=settings)
+
+
+# ------------------------------------------------------------------ upstream compatibility
+def _upstream_module():
+    import eval_protocol
+
+    folder = Path(eval_protocol.__file__).parent / "quickstart" / "svg_agent" / "evaluator"
+    saved_utils = sys.modules.pop("utils", None)
+    sys.path.insert(0, str(folder))
+    try:
+        spec = importlib.util.spec_from_file_location("_upstream_svgagent", folder / "test_svgagent.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(folder))
+        sys.modules.pop("utils", None)
+        if saved_utils is not None:
+            sys.modules["utils"] = saved_utils
+    return module
+
+
+def test_upstream_mode_sends_exactly_upstreams_request(server, key, png, tmp_path, monkeypatch):
+    upstream = _upstream_module()
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    monkeypatch.setenv("OPENAI_API_BASE", server.base_url)
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    image = tmp_path / "judged.png"
+    image.write_bytes(png)
+    answer = {"reasoning": "two of three", "number_of_fulfilled_requirements": 2}
+    server.push(Reply.completion(answer))
+    result = asyncio.run(upstream.evaluate_with_llm_judge(str(image), REQS))
+    assert result["number_of_fulfilled_requirements"] == 2
+
+    server.push(Reply.completion(answer))
+    ours = make(server, key, mode="upstream").judge(png, REQS)
+    theirs_req, ours_req = server.chat_requests
+    keys = ("model", "messages", "temperature", "response_format")
+    assert {k: ours_req.json[k] for k in keys} == {k: theirs_req.json[k] for k in keys}
+    assert set(ours_req.json) <= set(theirs_req.json) | {"stream"}
+    assert ours.valid and ours.fulfilled == 2 and ours.total == 3 and not ours.items
+    assert ours.reasoning == "two of three" and ours.judge == "vision-upstream:gpt-4.1"
+
+
+def test_upstream_mode_count_is_clamped(server, key, png):
+    server.push(Reply.completion({"reasoning": "all and more", "number_of_fulfilled_requirements": 99}))
+    v = make(server, key, mode="upstream").judge(png, REQS)
+    assert v.valid and v.fulfilled == 3 and v.score == 1.0
+
+
+def test_upstream_mode_missing_count_is_invalid(server, key, png):
+    server.push(Reply.completion({"reasoning": "hmm"}))
+    v = make(server, key, mode="upstream").judge(png, REQS)
+    assert not v.valid and "number_of_fulfilled_requirements" in v.error and v.score == 0
+
+
+# ------------------------------------------------------------------ retries and failures
+def test_429_then_500_then_success_is_retried(server, key, png):
+    server.push(Reply.status(429), Reply.status(500), Reply.completion(_verdicts(True, True, False)))
+    v = make(server, key).judge(png, REQS)
+    assert v.valid and v.fulfilled == 2 and v.attempts == 3
+    assert len(server.chat_requests) == 3
+
+
+def test_retries_are_bounded_in_count(server, key, png):
+    server.push(*[Reply.status(503, "overloaded")] * 10)
+    v = make(server, key, max_retries=2).judge(png, REQS)
+    assert not v.valid and "503" in v.error and "3 attempt" in v.error
+    assert len(server.chat_requests) == 3 and v.score == 0
+
+
+def test_retries_are_bounded_in_time(server, key, png):
+    server.push(*[Reply.status(429, headers={"retry-after": "30"})] * 5)
+    start = time.monotonic()
+    v = make(server, key, max_retries=4, retry_max_total_s=0.5).judge(png, REQS)
+    assert time.monotonic() - start < 3
+    assert not v.valid and "retry budget" in v.error
+    assert len(server.chat_requests) == 1
+
+
+def test_backoff_is_exponential(server, key, png):
+    server.push(Reply.status(500), Reply.status(500), Reply.status(500), Reply.completion(_verdicts(1, 1, 1)))
+    make(server, key, retry_base_delay_s=0.1, max_retries=3).judge(png, REQS)
+    t = [r.received_at for r in server.chat_requests]
+    gaps = [b - a for a, b in zip(t, t[1:], strict=False)]
+    assert gaps[0] >= 0.09 and gaps[1] >= 0.19 and gaps[2] >= 0.39
+
+
+def test_timeout_is_retried_then_invalid(server, key, png):
+    server.push(Reply.hang(3), Reply.hang(3))
+    start = time.monotonic()
+    v = make(server, key, request_timeout_s=0.3, max_retries=1).judge(png, REQS)
+    assert time.monotonic() - start < 2.5
+    assert not v.valid and "timed out" in v.error and len(server.chat_requests) == 2
+
+
+def test_dropped_connection_is_retried(server, key, png):
+    server.push(Reply.drop(), Reply.completion(_verdicts(True, False, True)))
+    v = make(server, key).judge(png, REQS)
+    assert v.valid and v.fulfilled == 2 and len(server.chat_requests) == 2
+
+
+def test_client_errors_are_not_retried(server, key, png):
+    server.push(Reply.status(400, "image too large"))
+    v = make(server, key).judge(png, REQS)
+    assert not v.valid and "400" in v.error and "image too large" in v.error
+    assert len(server.chat_requests) == 1
+
+
+def test_unauthorised_says_what_to_do(server, key, png):
+    server.push(Reply.status(401, "invalid api key"))
+    v = make(server, key).judge(png, REQS)
+    assert not v.valid and "401" in v.error and "OPENAI_API_KEY" in v.error and key not in v.error
+
+
+def test_garbage_body_is_invalid(server, key, png):
+    server.push(Reply.garbage())
+    v = make(server, key).judge(png, REQS)
+    assert not v.valid and v.error and v.score == 0
+
+
+@pytest.mark.parametrize(("reply", "fragment"), [
+    (Reply.completion("I think about 2 of them are there."), "not JSON"),
+    (Reply.completion(""), "empty"),
+    (Reply.completion(None, refusal="I can't help with that."), "refused"),
+    (Reply.completion(_verdicts(True, True)), "skipped requirement(s) 3"),
+    (Reply.completion({"verdicts": [{"index": 1, "reason": "", "fulfilled": "yes"}], "summary": ""}),
+     "true/false"),
+    (Reply.completion({"verdicts": [{"index": 7, "reason": "", "fulfilled": True}], "summary": ""}),
+     "between 1 and 3"),
+    (Reply.completion('{"verdicts": [', finish_reason="length"), "cut off"),
+    (Reply.completion([1, 2, 3]), "not a JSON object"),
+])
+def test_unusable_answers_are_invalid_with_reason(server, key, png, reply, fragment):
+    server.push(reply)
+    v = make(server, key).judge(png, REQS)
+    assert not v.valid and fragment in v.error
+    assert v.score == 0 and v.fulfilled == 0 and v.total == 3
+    assert len(server.chat_requests) == 1  # not retried: the same question gets the same answer
+
+
+def test_fenced_json_answer_is_accepted(server, key, png):
+    server.push(Reply.completion("```json\n" + json.dumps(_verdicts(True, True, True)) + "\n```"))
+    assert make(server, key).judge(png, REQS).fulfilled == 3
+
+
+# ------------------------------------------------------------------ concurrency, cache, usage
+def test_concurrency_limit(server, key, png):
+    delay = 0.3
+    server.set_responder(lambda req: Reply.hang(delay, Reply.completion(_verdicts(True, True, True))))
+    judge = make(server, key, concurrency=2)
+    jobs = [(png, [f"requirement {i}", "b", "c"]) for i in range(6)]
+    verdicts = judge.judge_many(jobs)
+    assert all(v.valid for v in verdicts)
+    times = sorted(r.received_at for r in server.chat_requests)
+    assert len(times) == 6
+    overlap = max(sum(1 for u in times if t <= u < t + delay * 0.8) for t in times)
+    assert overlap <= 2
+    assert times[-1] - times[0] >= 2 * delay * 0.9
+
+
+def test_cache_makes_a_rerun_free(server, key, png, tmp_path):
+    cache = JudgeCache(tmp_path / "verdicts.sqlite")
+    server.set_responder(lambda req: Reply.completion(_verdicts(True, False, True), prompt_tokens=500))
+    judge = make(server, key, cache=cache)
+    first = judge.judge(png, REQS)
+    again = make(server, key, cache=tmp_path / "verdicts.sqlite").judge(png, REQS)
+    assert len(server.chat_requests) == 1
+    assert again.cached and not first.cached
+    assert again.items == first.items and again.input_tokens == 0 and again.cost_usd == 0
+    # anything in the key changing means a new call
+    make(server, key, cache=cache).judge(png, REQS[:2])  # 3 verdicts for 2 requirements: invalid
+    make(server, key, cache=cache, prompt_version="v-next").judge(png, REQS)
+    make(server, key, cache=cache, mode="upstream").judge(png, REQS)  # answer unusable: not cached
+    other_png = render_png(SVG.replace("red", "green")).png
+    make(server, key, cache=cache).judge(other_png, REQS)
+    assert len(server.chat_requests) == 5
+    assert len(cache) == 3
+
+
+def test_invalid_verdicts_are_not_cached(server, key, png, tmp_path):
+    server.push(Reply.status(400), Reply.completion(_verdicts(True, True, True)))
+    judge = make(server, key, cache=tmp_path / "c.sqlite")
+    assert not judge.judge(png, REQS).valid
+    assert judge.judge(png, REQS).valid
+    assert len(server.chat_requests) == 2
+
+
+def test_usage_totals(server, key, png, tmp_path):
+    server.set_responder(lambda req: Reply.completion(_verdicts(True, True, True), prompt_tokens=100,
+                                                      completion_tokens=10))
+    judge = make(server, key, cache=tmp_path / "c.sqlite")
+    judge.judge(png, REQS)
+    judge.judge(png, REQS)
+    u = judge.usage
+    assert (u.verdicts, u.calls, u.cache_hits, u.input_tokens, u.output_tokens) == (2, 1, 1, 100, 10)
+    assert u.cost_usd == pytest.approx(estimate_cost("gpt-4.1", 100, 10))
+
+
+def test_default_cache_location_is_overridable(monkeypatch, tmp_path):
+    monkeypatch.setenv("SVGKIT_JUDGE_CACHE", str(tmp_path / "elsewhere.sqlite"))
+    assert JudgeCache().path == tmp_path / "elsewhere.sqlite"
+    monkeypatch.delenv("SVGKIT_JUDGE_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert str(JudgeCache().path).startswith(str(tmp_path / "xdg"))
+
+
+def test_sync_call_works_inside_a_running_loop(server, key, png):
+    server.push(Reply.completion(_verdicts(True, True, True)))
+    judge = make(server, key)
+
+    async def notebook_cell():
+        return judge.judge(png, REQS)
+
+    assert asyncio.run(notebook_cell()).fulfilled == 3
+
+
+# ------------------------------------------------------------------ the key never leaks
+def test_key_never_in_logs_reprs_or_errors(server, key, png, caplog):
+    caplog.set_level(logging.DEBUG)
+    server.push(Reply.status(429), Reply.status(500, f"echoing {key}"), Reply.status(401, f"bad key {key}"),
+                Reply.completion(_verdicts(True, False, True)))
+    judge = make(server, key, max_retries=3)
+    failed = judge.judge(png, REQS)
+    ok = judge.judge(png, REQS)
+    assert not failed.valid and ok.valid
+    assert key not in failed.error and "***" in failed.error
+    assert key not in caplog.text
+    assert key not in repr(judge) and key not in str(judge.__dict__.get("_key"))
+    assert key not in json.dumps(failed.to_dict()) + json.dumps(ok.to_dict())
+    assert "judge call failed" in caplog.text  # retries were logged, just not the key
