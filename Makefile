@@ -3,6 +3,7 @@
 #   make test       set up, then ruff + pytest tests/ + nbval on notebooks/ (what CI runs)
 #   make lab        set up, then start JupyterLab on the project
 #   make bench      speed benchmarks (figures go in issue notes, not in tests)
+#   make fidelity   SSIM of svgkit renders vs headless Chromium on the bundled examples (needs chromium)
 
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -52,6 +53,12 @@ lab: setup
 
 bench: setup
 	$(OFFLINE_ENV) $(PY) -m svgkit.bench
+
+# svgkit renders vs headless Chromium screenshots (SSIM) on the bundled examples; needs Debian's chromium.
+fidelity: setup
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null || \
+	  { echo "make fidelity needs headless Chromium: sudo apt-get install chromium (Debian/Ubuntu)"; exit 1; }
+	$(OFFLINE_ENV) $(PY) -m svgkit.bench --fidelity
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache

@@ -12,6 +12,11 @@ Prints, for the bundled example responses plus a generated stress set:
 Targets on a 2-core machine: a median at or under 50 ms for a typical example, and batch
 throughput at least 0.8x the raw single-process loop. Figures are reported, never asserted in
 tests. Also writes the contact sheet (``assets/contact_sheet.png``) unless ``--no-sheet``.
+
+``python -m svgkit.bench --fidelity`` (``make fidelity``; needs Debian's ``chromium``) instead
+compares svgkit's renders of the bundled examples with headless Chromium screenshots of the
+same SVGs embedded the way upstream embeds them, and prints the SSIM per example and overall.
+Chromium runs with networking disabled.
 """
 
 import argparse
@@ -22,7 +27,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["BenchReport", "run_bench", "stress_set"]
+__all__ = ["BenchReport", "fidelity", "run_bench", "ssim", "stress_set"]
 
 
 @dataclass(frozen=True)
@@ -108,12 +113,11 @@ def run_bench(*, workers: int | None = None, repeats: int = 3) -> BenchReport:
         workers: Pool size for ``render_many`` (default: one per core).
         repeats: Batches timed; the best batch counts (the first one also warms the pool).
     """
-    from svgkit.gallery import default_examples
+    from svgkit.dataset import load_examples
     from svgkit.render import render_many, render_png
     from svgkit.svg import extract_svg
 
-    rows = default_examples()
-    examples = [extract_svg(row.get("response", "")).svg for row in rows]
+    examples = [extract_svg(ex.response).svg for ex in load_examples()]
     examples = [svg for svg in examples if svg is not None]
     inputs: list[str | None] = [*examples, *(svg for _, svg in stress_set())]
     n_workers = workers or max(1, os.cpu_count() or 1)
@@ -151,6 +155,93 @@ def run_bench(*, workers: int | None = None, repeats: int = 3) -> BenchReport:
     )
 
 
+def ssim(a, b) -> float:
+    """Mean structural similarity of two same-sized images (grey, 7x7 windows)."""
+    import numpy as np
+
+    x = np.asarray(a.convert("L"), dtype=np.float64)
+    y = np.asarray(b.convert("L"), dtype=np.float64)
+    if x.shape != y.shape:
+        raise ValueError(f"images differ in size: {x.shape} vs {y.shape}")
+    k = 7
+    if min(x.shape) < k:
+        return float(np.array_equal(x, y))
+
+    def box(img):
+        c = np.cumsum(np.cumsum(np.pad(img, ((1, 0), (1, 0))), 0), 1)
+        return (c[k:, k:] - c[:-k, k:] - c[k:, :-k] + c[:-k, :-k]) / (k * k)
+
+    mx, my = box(x), box(y)
+    vx, vy, cxy = box(x * x) - mx * mx, box(y * y) - my * my, box(x * y) - mx * my
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    return float(s.mean())
+
+
+_PAGE = """<!DOCTYPE html><html><head><style>*{{margin:0;padding:0;box-sizing:border-box}}
+body{{background:white;width:{w}px;height:{h}px;overflow:hidden}}
+svg{{display:block;width:{w}px !important;height:{h}px !important}}</style></head><body>{svg}</body></html>"""
+
+
+def _chromium() -> str | None:
+    import shutil
+
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def fidelity(*, limit: int | None = None) -> list[tuple[str, float]]:
+    """SSIM of svgkit's render against Chromium's for each bundled example that draws.
+
+    Raises:
+        RuntimeError: Chromium is not installed (``apt-get install chromium``).
+    """
+    import io
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from PIL import Image
+
+    from svgkit.dataset import load_examples
+    from svgkit.render import render_many
+    from svgkit.svg import extract_svg
+
+    browser = _chromium()
+    if browser is None:
+        raise RuntimeError("make fidelity needs headless Chromium: apt-get install chromium (Debian/Ubuntu)")
+    rows = [(ex.example_id, extract_svg(ex.response).svg) for ex in load_examples()]
+    rows = [(name, svg) for name, svg in rows if svg is not None][:limit]
+    results = render_many([svg for _, svg in rows], progress=False)
+    scores = []
+    with tempfile.TemporaryDirectory(prefix="svgkit-fidelity-") as tmp:
+        for (name, svg), result in zip(rows, results, strict=True):
+            if not result.ok:
+                continue
+            page = Path(tmp) / "page.html"
+            shot = Path(tmp) / "shot.png"
+            page.write_text(_PAGE.format(w=result.width, h=result.height, svg=svg), encoding="utf-8")
+            shot.unlink(missing_ok=True)
+            subprocess.run(
+                [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                 "--force-device-scale-factor=1", "--proxy-server=127.0.0.1:9",
+                 "--host-resolver-rules=MAP * ~NOTFOUND", f"--window-size={result.width},{result.height}",
+                 f"--screenshot={shot}", page.as_uri()],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60, check=False,
+            )
+            if not shot.is_file():
+                continue
+            ours = Image.open(io.BytesIO(result.png))
+            theirs = Image.open(shot)
+            if theirs.size != ours.size:
+                theirs = theirs.crop((0, 0, *ours.size))
+            scores.append((str(name), ssim(ours, theirs)))
+    return scores
+
+
 def _report(report: BenchReport) -> str:
     lines = [
         f"inputs: {report.n_inputs} SVGs ({report.n_examples} bundled example responses + "
@@ -177,7 +268,20 @@ if __name__ == "__main__":
     parser.add_argument("--workers", type=int, default=None, help="pool size (default: one per core)")
     parser.add_argument("--repeats", type=int, default=3, help="timed batches; the best one counts")
     parser.add_argument("--no-sheet", action="store_true", help="do not write assets/contact_sheet.png")
+    parser.add_argument("--fidelity", action="store_true",
+                        help="compare with headless Chromium screenshots (SSIM) instead of timing")
     options = parser.parse_args()
+    if options.fidelity:
+        scores = fidelity()
+        for name, score in sorted(scores, key=lambda item: item[1]):
+            print(f"{name:>12}  SSIM {score:.3f}")
+        values = sorted(score for _, score in scores)
+        if not values:
+            raise SystemExit("no example was drawn by both renderers")
+        print(f"\n{len(values)} examples: median SSIM {statistics.median(values):.3f}, "
+              f"mean {statistics.mean(values):.3f}, min {values[0]:.3f}, "
+              f"{sum(v >= 0.98 for v in values)} at or above 0.98")
+        raise SystemExit(0)
     print(_report(run_bench(workers=options.workers, repeats=options.repeats)))
     if not options.no_sheet:
         from svgkit.gallery import write_contact_sheet

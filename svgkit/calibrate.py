@@ -24,6 +24,7 @@ from typing import Any
 
 from .config import JUDGE
 from .judge import Judge, JudgeUsage, _run_sync, requirement_kind
+from .reward import ascore_response
 
 __all__ = [
     "AgreementStats",
@@ -283,8 +284,6 @@ class CalibrationReport:
 
 
 async def _acalibrate(judge: Judge, records: list[LabelledExample], concurrency: int) -> CalibrationReport:
-    from .reward import ascore_response
-
     sem = asyncio.Semaphore(concurrency)
     before = judge.usage
 
@@ -356,3 +355,36 @@ def calibrate(judge: Judge, labelled_examples: Sequence[Any], *,
     if not records:
         raise ValueError("no labelled examples given: pass records with requirements, response and labels")
     return _run_sync(_acalibrate(judge, records, max(1, concurrency)))
+
+
+def _main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - exercised by hand
+    """``python -m svgkit.calibrate [--svgbench questions.json]``: rule-judge figures on the bundled labels."""
+    import argparse
+    import json
+    import sys
+
+    from .dataset import load_bundled_prompts, load_examples
+    from .judge import RuleJudge, rule_coverage
+
+    parser = argparse.ArgumentParser(prog="python -m svgkit.calibrate", description=_main.__doc__)
+    parser.add_argument("--svgbench", help="SVGBench questions.json, to report the rule judge's coverage on it")
+    args = parser.parse_args(argv)
+    prompts = load_bundled_prompts()
+    report = calibrate(RuleJudge(), join_examples(prompts, load_examples()))
+    out = sys.stdout
+    out.write(report.summary() + "\n")
+    for row in report.rows():
+        out.write(json.dumps(row) + "\n")
+    lists = {"bundled": [p.requirements for p in prompts]}
+    if args.svgbench:
+        with open(args.svgbench, encoding="utf-8") as f:
+            lists["svgbench"] = [q["requirements"] for q in json.load(f)]
+    for name, reqs in lists.items():
+        cov = rule_coverage(reqs)
+        out.write(f"coverage {name}: {cov.total} requirements, decidable {cov.decidable_share:.1%}, "
+                  f"decidable or refutable {cov.any_share:.1%}\n")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(_main())

@@ -148,7 +148,7 @@ class JudgeConfig:
     #: Rule judge: bumped whenever its rules change (part of its cache key).
     rule_version: str = "r1"
     #: Rule judge: share of the pixels a colour must cover to count as present.
-    colour_presence_share: float = 0.0005
+    colour_presence_share: float = 0.0001
     #: Rule judge: share of a region's pixels a colour must cover to count as present there.
     region_presence_share: float = 0.004
     #: Rule judge: a requirement with more unexplained content words than this stays undecided.

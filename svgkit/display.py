@@ -7,12 +7,22 @@ only whether it is set.
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from .config import Settings, describe_mode, get_settings
 from .dataset import Prompt
 from .stats import CATEGORIES, PromptStats
 
-__all__ = ["Markdown", "category_table", "files_table", "mode_banner", "prompt_card"]
+__all__ = [
+    "Markdown",
+    "calibration_table",
+    "category_table",
+    "evaluation_summary",
+    "files_table",
+    "mode_banner",
+    "prompt_card",
+    "scores_table",
+]
 
 
 class Markdown(str):
@@ -73,4 +83,50 @@ def category_table(stats: Sequence[PromptStats]) -> Markdown:
         fired = ", ".join(f"{r} x{n}" for r, n in sorted(rules.items(), key=lambda kv: -kv[1]))
         mean = sum(s.n_requirements for s in group) / len(group)
         lines.append(f"| {cat} | {len(group)} | {mean:.1f} | {fired} |")
+    return Markdown("\n".join(lines))
+
+
+def scores_table(answers: Sequence[Any], *, limit: int | None = None) -> Markdown:
+    """Scores of scored answers (:class:`svgkit.evaluation.ScoredAnswer`), with the labels' score if known."""
+    has_labels = any(a.labels for a in answers)
+    head = "| answer | score | valid | labelled |" if has_labels else "| answer | score | valid |"
+    lines = [head + " reason |", "|---|---:|---|" + ("---:|" if has_labels else "") + "---|"]
+    for a in answers[:limit]:
+        labelled = f" {sum(a.labels) / len(a.labels):.2f} |" if a.labels else (" |" if has_labels else "")
+        reason = (a.result.reason or "").replace("|", "/").replace("\n", " ")
+        reason = reason if len(reason) <= 90 else reason[:89] + "…"
+        lines.append(f"| {a.example_id or a.row_id} | {a.score:.2f} | {'yes' if a.result.is_score_valid else 'no'} |"
+                     f"{labelled} {reason} |")
+    if limit is not None and len(answers) > limit:
+        lines.append(f"| … {len(answers) - limit} more | | |" + (" |" if has_labels else "") + " |")
+    return Markdown("\n".join(lines))
+
+
+def calibration_table(report: Any) -> Markdown:
+    """A :class:`svgkit.calibrate.CalibrationReport` as a table: overall, per category, per kind."""
+    lines = ["| scope | slice | requirements | accuracy | kappa | decided | tp | fp | fn | tn |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in report.rows():
+        lines.append(f"| {r['scope']} | {r['name']} | {r['n']} | {r['accuracy']:.2f} | {r['kappa']:.2f} | "
+                     f"{r['coverage']:.0%} | {r['tp']} | {r['fp']} | {r['fn']} | {r['tn']} |")
+    return Markdown("\n".join(lines))
+
+
+def evaluation_summary(answers: Sequence[Any], report: Any, run: Any) -> Markdown:
+    """The deterministic figures of notebook 02: scores, judge agreement, evaluator run."""
+    valid = [a.score for a in answers if a.result.is_score_valid]
+    mean = sum(valid) / len(valid) if valid else 0.0
+    labelled = [sum(a.labels) / len(a.labels) for a in answers if a.labels]
+    lines = [
+        "| figure | value |", "|---|---|",
+        f"| answers scored in the notebook | {len(answers)} ({len(answers) - len(valid)} invalid) |",
+        f"| mean score (judge) | {mean:.3f} |",
+    ]
+    if labelled:
+        lines.append(f"| mean score (hand-made labels) | {sum(labelled) / len(labelled):.3f} |")
+    lines += [
+        f"| judge accuracy / kappa vs labels | {report.accuracy:.3f} / {report.kappa:.3f} |",
+        f"| evaluator under pytest | exit code {run.returncode}, {len(run.scores)} rows, "
+        f"mean score {run.mean_score:.3f} |",
+    ]
     return Markdown("\n".join(lines))

@@ -1,26 +1,43 @@
-"""Contact sheets: many rendered PNGs with captions, laid out in one PNG (PIL only).
+"""Galleries: contact sheets of rendered answers, and per-requirement verdict views.
 
-``python -m svgkit.gallery [PATH]`` renders the bundled example responses (or, when they are not
-there yet, a generated stress set) and writes ``assets/contact_sheet.png``.
+- :func:`contact_sheet` / :func:`answers_sheet`: many rendered PNGs with captions in one image.
+- :func:`verdict_figure`: static (GitHub-friendly) pictures beside their requirement verdicts.
+- :func:`gallery_widget`: the same, interactive, with ipywidgets.
+
+``python -m svgkit.gallery [PATH]`` renders the bundled example responses and writes
+``assets/contact_sheet.png``.
 """
 
+import base64
+import html
 import io
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["SheetItem", "contact_sheet", "default_examples", "write_contact_sheet"]
+if TYPE_CHECKING:
+    from .evaluation import RequirementResult, ScoredAnswer
+    from .plots import PlotFigure
+
+__all__ = [
+    "SheetItem",
+    "answer_html",
+    "answers_sheet",
+    "contact_sheet",
+    "gallery_widget",
+    "pick_showcase",
+    "verdict_figure",
+    "write_contact_sheet",
+]
 
 #: One tile: PNG bytes (``None`` draws a "not drawn" placeholder), a caption, and an optional
 #: second caption line (e.g. the failure reason).
 SheetItem = tuple[bytes | None, str] | tuple[bytes | None, str, str]
 
 _FONT_CANDIDATES = ("LiberationSans-Regular.ttf", "DejaVuSans.ttf", "Arial.ttf")
-_PACKAGE_DATA = Path(__file__).resolve().parent / "data" / "examples.jsonl"
-_STAGING = Path("/work/staging")
 
 
 def _font(size: int) -> ImageFont.ImageFont:
@@ -115,36 +132,44 @@ def contact_sheet(
     return sheet
 
 
-def default_examples() -> list[dict]:
-    """The bundled example responses (``svgkit/data/examples.jsonl``), else the staged parts.
-
-    Returns an empty list when neither exists.
-    """
-    files = [_PACKAGE_DATA] if _PACKAGE_DATA.is_file() else sorted(_STAGING.glob("*/examples.jsonl"))
-    rows = []
-    for path in files:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                rows.append(json.loads(line))
-    return rows
-
-
-def _caption(row: dict, result) -> tuple[str, str]:
-    name = str(row.get("example_id", "?"))
-    quality = row.get("quality")
-    caption = f"{name} ({quality})" if quality else name
-    if result is None:
-        return caption, ""
+def _caption(name: str, extraction: Any, result: Any) -> str:
+    if extraction.truncated:
+        return "truncated SVG"
+    if extraction.svg is None:
+        return "no SVG in the answer"
     if not result.ok:
-        return caption, result.error or "failed"
-    notes = [f.code for f in result.findings if f.severity in ("recovered", "removed")]
-    return caption, ", ".join(notes)
+        return result.error or "failed"
+    return ", ".join(f.code for f in result.findings if f.severity in ("recovered", "removed"))
+
+
+def answers_sheet(answers: Sequence[Any], *, columns: int = 6, tile: int = 200,
+                  title: str | None = None, progress: bool = False) -> Image.Image:
+    """Render answers safely and lay them out as a contact sheet.
+
+    Args:
+        answers: Objects with a ``response`` text and an ``example_id`` or ``row_id``
+            (generations, bundled examples, scored answers).
+        columns: Tiles per row.
+        tile: Tile size in pixels.
+        title: Heading of the sheet.
+        progress: Show a progress bar while rendering.
+    """
+    from .render import render_many
+    from .svg import extract_svg
+
+    extractions = [extract_svg(getattr(a, "response", None) or "") for a in answers]
+    results = render_many([e.svg for e in extractions], progress=progress)
+    items: list[SheetItem] = []
+    for answer, extraction, result in zip(answers, extractions, results, strict=True):
+        name = getattr(answer, "example_id", None) or getattr(answer, "row_id", "?")
+        quality = getattr(answer, "quality", None)
+        items.append((result.png if result.ok else None, f"{name} ({quality})" if quality else str(name),
+                      _caption(name, extraction, result)))
+    return contact_sheet(items, columns=columns, tile=tile, title=title)
 
 
 def write_contact_sheet(path: str | Path | None = None) -> Path:
     """Render the bundled example responses and write them as one contact sheet.
-
-    Falls back to :func:`svgkit.bench.stress_set` when no bundled examples exist.
 
     Args:
         path: Where to write the PNG (default: ``assets/contact_sheet.png`` of the checkout).
@@ -152,33 +177,120 @@ def write_contact_sheet(path: str | Path | None = None) -> Path:
     Returns:
         The path written.
     """
-    from svgkit.render import render_many
-    from svgkit.svg import extract_svg
+    from .dataset import load_examples
 
     out = Path(path) if path is not None else Path(__file__).resolve().parents[1] / "assets" / "contact_sheet.png"
-    rows = default_examples()
-    if rows:
-        extractions = [extract_svg(row.get("response", "")) for row in rows]
-        svgs = [e.svg for e in extractions]
-        title = f"svgkit: {len(rows)} bundled example responses as rendered (sanitised, cairosvg)"
-    else:
-        from svgkit.bench import stress_set
-
-        stress = stress_set()
-        rows = [{"example_id": name} for name, _ in stress]
-        extractions = [None] * len(rows)
-        svgs = [svg for _, svg in stress]
-        title = "svgkit: generated stress set as rendered (no bundled examples found)"
-    results = render_many(svgs, progress=False)
-    items: list[SheetItem] = []
-    for row, result, extraction in zip(rows, results, extractions, strict=True):
-        caption, second = _caption(row, result)
-        if extraction is not None and extraction.svg is None:
-            second = "truncated SVG" if extraction.truncated else "no SVG in the answer"
-        items.append((result.png, caption, second))
+    examples = load_examples()
+    title = f"svgkit: {len(examples)} bundled example responses as rendered (sanitised, cairosvg)"
     out.parent.mkdir(parents=True, exist_ok=True)
-    contact_sheet(items, columns=8, tile=180, title=title).save(out, optimize=True)
+    answers_sheet(examples, columns=8, tile=180, title=title).save(out, optimize=True)
     return out
+
+# --------------------------------------------------------------------------- scored answers
+def _answer_png(answer: "ScoredAnswer") -> bytes | None:
+    from .render import render_png
+    from .svg import extract_svg
+
+    extraction = extract_svg(answer.response or "")
+    if extraction.svg is None or extraction.truncated:
+        return None
+    result = render_png(extraction.svg)
+    return result.png if result.ok else None
+
+
+def _mark(item: "RequirementResult") -> str:
+    return "✓" if item.fulfilled else ("✗" if item.decided else "?")
+
+
+def verdict_figure(answers: Sequence["ScoredAnswer"], *, wrap: int = 60) -> "PlotFigure":
+    """Static gallery (works on GitHub): each answer's picture beside its requirement verdicts.
+
+    ✓ fulfilled, ✗ not fulfilled, ? undecided (counted unfulfilled). Where hand-made labels
+    exist, a verdict that disagrees with its label is shown in red with the label in brackets.
+    """
+    import textwrap
+
+    from PIL import Image
+
+    from .plots import PlotFigure
+
+    fig = PlotFigure(figsize=(13, 4.2 * max(1, len(answers))), layout="constrained")
+    axes = fig.subplots(max(1, len(answers)), 2, squeeze=False, width_ratios=[1, 1.5])
+    for (img_ax, txt_ax), answer in zip(axes, answers, strict=False):
+        png = _answer_png(answer)
+        img_ax.set_xticks([])
+        img_ax.set_yticks([])
+        if png:
+            img_ax.imshow(Image.open(io.BytesIO(png)).convert("RGB"))
+        else:
+            img_ax.text(0.5, 0.5, "nothing drawn", ha="center", va="center", color="#aa0000")
+        img_ax.set_title(f"{answer.example_id or answer.row_id}: score {answer.score:.2f}"
+                         + ("" if answer.result.is_score_valid else " (invalid)"), fontsize=10)
+        txt_ax.axis("off")
+        y = 1.0
+        txt_ax.text(0, y, textwrap.shorten(answer.prompt, 95), fontsize=9, weight="bold", va="top")
+        y -= 0.08
+        for item in answer.items:
+            label = answer.labels[item.index] if answer.labels else None
+            wrong = label is not None and label != item.fulfilled
+            suffix = f"  [label: {'yes' if label else 'no'}]" if wrong else ""
+            text = textwrap.shorten(f"{_mark(item)} {item.index + 1}. {item.text}", wrap + 40) + suffix
+            txt_ax.text(0, y, text, fontsize=8, va="top", color="#b00000" if wrong else "black")
+            y -= 0.075
+        txt_ax.text(0, max(y, 0.0), textwrap.shorten(answer.result.reason or "", 140), fontsize=7,
+                    va="top", color="#555555", style="italic")
+    return fig
+
+
+def answer_html(answer: "ScoredAnswer") -> str:
+    """One answer as HTML: prompt, picture, each requirement with verdict, reason and label, score."""
+    png = _answer_png(answer)
+    image = (f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}" style="max-width:420px;'
+             'border:1px solid #ccc"/>' if png else '<p style="color:#a00">nothing drawn</p>')
+    rows = []
+    for item in answer.items:
+        label = answer.labels[item.index] if answer.labels else None
+        label_cell = "" if label is None else ("yes" if label else "no")
+        colour = "#b00000" if label is not None and label != item.fulfilled else "inherit"
+        rows.append(f'<tr style="color:{colour}"><td>{_mark(item)}</td><td>{html.escape(item.text)}</td>'
+                    f"<td>{html.escape(item.reason)}</td><td>{label_cell}</td></tr>")
+    validity = "" if answer.result.is_score_valid else " <b>(invalid score)</b>"
+    return (f"<h4>{html.escape(answer.example_id or answer.row_id)}: score {answer.score:.2f}{validity}</h4>"
+            f"<p>{html.escape(answer.prompt)}</p>{image}"
+            "<table><tr><th></th><th>requirement</th><th>judge's reason</th><th>label</th></tr>"
+            + "".join(rows) + f"</table><p><i>{html.escape(answer.result.reason or '')}</i></p>")
+
+
+def gallery_widget(answers: Sequence["ScoredAnswer"]) -> Any:
+    """An ipywidgets gallery: pick an answer, see its picture, verdicts and score."""
+    import ipywidgets as widgets
+
+    options = [(f"{a.example_id or a.row_id}  ·  {a.score:.2f}", i) for i, a in enumerate(answers)]
+    picker = widgets.Dropdown(options=options, description="answer", layout=widgets.Layout(width="420px"))
+    view = widgets.HTML(answer_html(answers[0]) if answers else "no answers")
+
+    def show(change: dict[str, Any]) -> None:
+        view.value = answer_html(answers[change["new"]])
+
+    picker.observe(show, names="value")
+    return widgets.VBox([picker, view])
+
+
+
+
+
+def pick_showcase(answers: Sequence["ScoredAnswer"], *, n: int = 4) -> list["ScoredAnswer"]:
+    """A few answers worth looking at: the best, the worst drawn one, and spread in between.
+
+    Deterministic: answers are ordered by score (then id) and picked at even intervals, so a
+    notebook shows the same ones on every run.
+    """
+    drawn = [a for a in answers if a.response]
+    ordered = sorted(drawn, key=lambda a: (-a.score, a.example_id or a.row_id))
+    if len(ordered) <= n:
+        return ordered
+    step = (len(ordered) - 1) / (n - 1) if n > 1 else 0
+    return [ordered[round(i * step)] for i in range(n)]
 
 
 if __name__ == "__main__":

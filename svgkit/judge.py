@@ -309,6 +309,11 @@ class Judge(ABC):
     """Base class of judges: caching, usage accounting and the sync/async entry points.
 
     Subclasses implement :meth:`_evaluate`.
+
+    Args:
+        cache: A :class:`JudgeCache`, a path for one, ``True`` for the default location, or
+            ``None``/``False`` for no cache.
+        prompt_version: Part of the cache key; bump it when the judging changes.
     """
 
     #: Short name reported in verdicts.
@@ -974,12 +979,11 @@ def written_requirements(svg: str | None, requirements: Sequence[str], *, prompt
     for t in texts:
         ws = [w for w in re.findall(r"[a-z0-9]+", _norm_text(t)) if w not in _STOP]
         pairs.update(zip(ws, ws[1:], strict=False))
-    # also across element boundaries, for sentences wrapped over several <text> lines
-    all_ws = [w for w in blob_words if w not in _STOP]
-    pairs.update(zip(all_ws, all_ws[1:], strict=False))
+    # only pairs inside one element: labels placed one after another ("New Moon", "Full Moon") must not
+    # chain into a sentence; a sentence wrapped over lines still keeps most of its pairs
     vocab = set(blob_words)
 
-    def written(sentence: str, *, min_pairs: int = 2) -> bool:
+    def written(sentence: str, *, min_pairs: int = 2, share: float = JUDGE.written_pair_share) -> bool:
         for q in _quoted(sentence):
             sentence = sentence.replace(q, " ")
         ws = _words(sentence)
@@ -987,13 +991,14 @@ def written_requirements(svg: str | None, requirements: Sequence[str], *, prompt
             return False
         bigrams = list(zip(ws, ws[1:], strict=False))
         hit = sum(1 for p in bigrams if p in pairs)
-        if bigrams and hit >= min_pairs and hit / len(bigrams) >= JUDGE.written_pair_share:
+        if bigrams and hit >= min_pairs and hit / len(bigrams) >= share:
             return True
         return len(ws) >= 4 and sum(w in vocab for w in ws) / len(ws) >= JUDGE.written_word_share
 
     idx = tuple(i for i, r in enumerate(requirements) if written(r))
+    # a title naming the subject is fine; most of the prompt spelled out is not
     prompt_written = bool(prompt) and written(re.sub(r"(?i)write `?svg`? code (for|to draw) an image of", "",
-                                                     prompt or ""), min_pairs=2)
+                                                     prompt or ""), min_pairs=4, share=0.75)
     return idx, prompt_written
 
 
@@ -1044,7 +1049,10 @@ class _Spec:
     background: bool
     region: str | None
     count: tuple[str, int] | None
+    count_colours: tuple[str, ...]
+    shape: str | None
     holistic: bool
+    negated: bool
     relative: bool
     size: bool
     residual: tuple[str, ...]
@@ -1085,6 +1093,12 @@ def _analyse(text: str) -> _Spec:
         if key in {c[0] for c in colours}:
             continue
         classes = COLOUR_WORDS[word]
+        if colours and re.fullmatch(r"[a-z]+-", bare[positions[-1]:m.start()], re.I):
+            # a compound such as "grey-blue": either hue, in a muted tint
+            prev_key, prev_cls = colours.pop()
+            both = tuple(dict.fromkeys(prev_cls + classes))
+            colours.append((f"{prev_key}-{word}", both + tuple(f"pale-{c}" for c in both)))
+            continue
         if mod in ("light", "pale", "soft"):
             classes = classes + tuple(f"pale-{c}" for c in classes)
         elif mod in ("dark", "deep") and word not in ("white", "yellow", "orange", "pink"):
@@ -1127,7 +1141,20 @@ def _analyse(text: str) -> _Spec:
         n = _NUMBER_WORDS.get(word, int(word) if word.isdigit() else 0)
         count = ("min" if op in ("at least", "no fewer than") else "max" if op in ("at most", "no more than")
                  else "eq", n)
+    # colours inside the counted phrase: "exactly two white clouds", "ten white or pale yellow stars"
+    count_colours: tuple[str, ...] = ()
+    if cm:
+        phrase = re.match(r"(?:\s+[\w-]+){0,6}", bare[cm.end():]).group(0)
+        phrase = re.split(r"\b(?:is|are|in|on|at|with|that|which|and\s+(?!pale|light|dark|white|yellow))\b",
+                          phrase)[0]
+        count_colours = tuple(sorted({c for m in _COLOUR_RE.finditer(phrase)
+                                      for c in COLOUR_WORDS[m.group(1).lower()]}))
+    shape = None
+    if cm:
+        noun = re.match(r"(?:\s+[\w-]+){0,3}?\s+(" + "|".join(_SHAPE_NOUNS) + r")\b", bare[cm.end():], re.I)
+        shape = _SHAPE_NOUNS[noun.group(1).lower()] if noun else None
     holistic = bool(_HOLISTIC_RE.search(bare))
+    negated = bool(re.search(r"\b(no|not|without|never|none|nothing|apart from|except)\b|n't\b", bare, re.I))
     relative = bool(_REL_RE.search(bare)) or of_object
     size = bool(_SIZE_RE.search(bare))
     # the background's colour is named next to it: "a white background", "the background is white"
@@ -1137,9 +1164,9 @@ def _analyse(text: str) -> _Spec:
         or re.search(rf"\bbackground\b(?:\s+[\w-]+){{0,5}}?\s+(?:is|are|should be|must be|:)\s+(?:a\s+)?(?:solid\s+)?"
                      rf"(?:(?:light|pale|dark|deep|bright|soft|very)\s+)*({colour_alt})\b", bare, re.I)
     ) and _count_free(bare)
+    owner = re.search(r"\bbackground\s+of\s+(?:the\s+|an?\s+|its\s+)?(\w+)", bare, re.I)
     sub_background = bool(
-        re.search(r"\bbackground\s+of\s+(?:the\s+)?(?!(?:image|picture|canvas|scene|screen|page|app)\b)\w+", bare,
-                  re.I)
+        (owner and owner.group(1).lower() not in ("image", "picture", "canvas", "scene", "screen", "page", "app"))
         or re.search(r"\bbackground\s+of\s+(?:the\s+)?\w+\s+(?:inside|in|of|within)\b", bare, re.I))
     background = background and not sub_background
     residual = tuple(w for w in _words(bare) if w not in _GENERIC and w not in COLOUR_WORDS
@@ -1160,8 +1187,8 @@ def _analyse(text: str) -> _Spec:
         kind = "colour"
     else:
         kind = "other"
-    return _Spec(kind, quoted, tuple(colours), alternatives, background, region, count, holistic, relative,
-                 size, residual)
+    return _Spec(kind, quoted, tuple(colours), alternatives, background, region, count, count_colours, shape,
+                 holistic, negated, relative, size, residual)
 
 
 def requirement_kind(text: str) -> str:
@@ -1179,6 +1206,8 @@ class _Facts:
     border_share: dict[str, float]
     texts: list[tuple[str, tuple[float, float, float, float] | None]]  # text, bbox fraction
     written: frozenset[str]
+    shapes: list[tuple[str, tuple[int, int, int] | None]] | None = None  # primitive shapes, fill
+    other_shapes: bool = True  # paths etc. that could draw more of them
 
 
 def _present(facts: _Facts, classes: Sequence[str]) -> bool:
@@ -1189,6 +1218,51 @@ def _in_region(box: tuple[float, float, float, float], region: str) -> bool:
     x0, y0, x1, y1 = _REGIONS[region]
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     return x0 <= cx <= x1 and y0 <= cy <= y1
+
+
+_SHAPE_NOUNS = {"circle": "circle", "circles": "circle", "dot": "dot", "dots": "dot", "square": "square",
+                "squares": "square", "rectangle": "rect", "rectangles": "rect", "triangle": "triangle",
+                "triangles": "triangle"}
+
+
+def _shape_inventory(root: Any) -> tuple[list[tuple[str, tuple[int, int, int] | None]], bool]:
+    """Primitive shapes of the DOM as (kind, fill RGB); and whether paths/uses could draw more."""
+    from PIL import ImageColor
+
+    def num(el: Any, name: str) -> float:
+        try:
+            return float(re.sub(r"[a-z%]+$", "", (el.get(name) or "0").strip()))
+        except ValueError:
+            return 0.0
+
+    shapes: list[tuple[str, tuple[int, int, int] | None]] = []
+    other = False
+    for el in root.iter():
+        tag = _local(el.tag)
+        style = dict(kv.split(":", 1) for kv in (el.get("style") or "").replace(" ", "").split(";") if ":" in kv)
+        fill_s = (style.get("fill") or el.get("fill") or "").strip()
+        try:
+            fill: tuple[int, int, int] | None = ImageColor.getrgb(fill_s)[:3] if fill_s else (0, 0, 0)
+        except ValueError:
+            fill = None  # none, url(#gradient), inherit, a CSS class ...
+        if tag in ("circle", "ellipse"):
+            rx = num(el, "r") if tag == "circle" else num(el, "rx")
+            ry = num(el, "r") if tag == "circle" else num(el, "ry")
+            if rx > 0 and ry > 0 and abs(rx - ry) <= 0.1 * max(rx, ry):
+                shapes.append(("circle", fill))
+        elif tag == "rect":
+            w, h = num(el, "width"), num(el, "height")
+            if w > 0 and h > 0:
+                shapes.append(("square" if abs(w - h) <= 0.1 * max(w, h) else "rect", fill))
+        elif tag == "polygon":
+            pts = re.findall(r"-?[\d.]+(?:e-?\d+)?", el.get("points") or "")
+            if len(pts) == 6:
+                shapes.append(("triangle", fill))
+            else:
+                other = True
+        elif tag in ("path", "use", "polyline", "image"):
+            other = True
+    return shapes, other
 
 
 def _region_share(facts: _Facts, classes: Sequence[str], region: str) -> float:
@@ -1245,7 +1319,8 @@ def _locate_texts(svg: str, root: Any) -> list[tuple[str, tuple[float, float, fl
     for i in range(len(text_els)):
         ys, xs = np.nonzero(ids == i)
         if xs.size:
-            boxes[i] = (xs.min() / w, ys.min() / h, (xs.max() + 1) / w, (ys.max() + 1) / h)
+            boxes[i] = (float(xs.min() / w), float(ys.min() / h), float((xs.max() + 1) / w),
+                        float((ys.max() + 1) / h))
     return [(t, boxes[i]) for i, (t, _) in enumerate(texts)]
 
 
@@ -1260,11 +1335,18 @@ class RuleJudge(Judge):
     - **colours**: every colour a requirement names must be in the picture, else not fulfilled;
     - **background**: a "background is <colour>" requirement is checked against the canvas
       border and the largest colour area;
-    - **position**: "a yellow sun in the top-right corner" needs that colour in that region.
+    - **position**: "a yellow sun in the top-right corner" needs that colour in that region;
+      a label's position is measured on the canvas (one colour-coded extra render);
+    - **shape counts**: "exactly two red circles" counts ``<circle>``/``<rect>``/triangle
+      elements of that colour in the sanitised DOM.
 
-    Everything else (objects, counts, relative sizes, holistic judgements) is *undecided*:
-    not fulfilled, reported in :attr:`Verdict.undecided`. Text that merely writes a
-    requirement out (a hack) is ignored when looking for labels.
+    Everything else (objects, most counts, relative sizes, holistic or negated requirements)
+    is *undecided*: not fulfilled, reported in :attr:`Verdict.undecided`. Text that merely
+    writes a requirement out (a hack) is ignored when looking for labels.
+
+    Args:
+        cache: Optional :class:`JudgeCache` (or path); it is cheap enough to run without one.
+        locate_text: Measure where labels are drawn (one extra render per picture with text).
     """
 
     name = "rule"
@@ -1288,9 +1370,11 @@ class RuleJudge(Judge):
         border_share = {k: float(m[border].mean()) for k, m in classes.items()}
         texts: list[tuple[str, tuple[float, float, float, float] | None]] = []
         written: frozenset[str] = frozenset()
+        shapes, other = None, True
         if svg:
             root = _parse_svg(svg)
             if root is not None:
+                shapes, other = _shape_inventory(root)
                 if self.locate_text:
                     texts = _locate_texts(svg, root)
                 else:
@@ -1302,9 +1386,11 @@ class RuleJudge(Judge):
                     if written_requirements(None, [requirements[i] for i in idx], texts=[t])[0]:
                         bad.add(t)
                 written = frozenset(bad)
-        return _Facts(w, h, classes, share, border_share, texts, written)
+        return _Facts(w, h, classes, share, border_share, texts, written, shapes, other)
 
     def _decide(self, spec: _Spec, facts: _Facts, has_svg: bool) -> tuple[bool | None, str]:
+        if spec.negated:  # "no text apart from ...", "not red": the checks below would be read backwards
+            return None, "negated requirement: needs a vision judge"
         # necessary conditions first: a missing label or colour settles it
         found_boxes: list[tuple[float, float, float, float] | None] = []
         if spec.texts:
@@ -1353,6 +1439,28 @@ class RuleJudge(Judge):
                     return False, f"no {word} in the {spec.region}"
         if spec.texts:  # the labels are the substance of such a requirement
             return True, "; ".join(positive or ["text present"])
+        if spec.count and spec.shape and not spec.relative and not spec.region and facts.shapes is not None:
+            op, n = spec.count
+            wanted = {"dot": ("circle",), "circle": ("circle",), "rect": ("rect", "square"),
+                      "square": ("square",), "triangle": ("triangle",)}[spec.shape]
+            found = 0
+            for kind, fill in facts.shapes:
+                if kind not in wanted:
+                    continue
+                if spec.count_colours:
+                    if fill is None:
+                        return None, "a shape's colour could not be read: the count needs a vision judge"
+                    cls = _colour_classes(np.array([[fill]], dtype=np.uint8))
+                    if not any(cls[c][0, 0] for c in spec.count_colours):
+                        continue
+                found += 1
+            ok = found == n if op == "eq" else found >= n if op == "min" else found <= n
+            what = " ".join([*spec.count_colours, spec.shape])
+            if ok and len(spec.residual) <= JUDGE.rule_max_residual_words + 1:
+                return True, f"{found} {what} element(s) in the SVG"
+            if not ok and not facts.other_shapes and found < n:
+                return False, f"only {found} {what} element(s) in the SVG, {n} wanted"
+            return None, f"{found} {what} element(s) in the SVG: the count needs a vision judge"
         simple = (len(spec.residual) <= JUDGE.rule_max_residual_words and not spec.relative
                   and not spec.size and spec.count is None)
         if positive and simple:
@@ -1410,8 +1518,12 @@ class CoverageReport:
 def _can_decide(spec: _Spec) -> Literal["decidable", "refutable", "none"]:
     simple = (len(spec.residual) <= JUDGE.rule_max_residual_words and not spec.relative
               and not spec.size and spec.count is None and not spec.holistic)
+    if spec.negated:
+        return "none"
     if spec.texts:  # a label is checked both ways
         return "decidable"
+    if spec.count and spec.shape and not spec.relative and not spec.region:
+        return "decidable"  # counted in the DOM (when the shapes are drawn as primitives)
     checks = (spec.background and spec.colours) or (spec.region and not spec.relative and len(spec.colours) == 1)
     if checks and simple:
         return "decidable"

@@ -9,6 +9,7 @@ import textwrap
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from matplotlib.figure import Figure
 
@@ -18,6 +19,7 @@ from .stats import CATEGORIES, PromptStats, TermCounts
 __all__ = [
     "ImageTile",
     "PlotFigure",
+    "calibration_figure",
     "dataset_overview",
     "example_tiles",
     "example_tiles_figure",
@@ -126,4 +128,27 @@ def example_tiles_figure(examples: Sequence[Example], prompt: Prompt, *, columns
     """The example answers to one prompt, rendered side by side with their labels."""
     fig = image_grid(example_tiles([ex for ex in examples if ex.prompt_id == prompt.id]), columns=columns)
     fig.suptitle(textwrap.shorten(prompt.prompt, 110), fontsize=11)
+    return fig
+
+
+def calibration_figure(report: Any) -> PlotFigure:
+    """Judge vs hand-made labels: confusion matrix, and each answer's score against its labels' score."""
+    fig = PlotFigure(figsize=(11, 4.2), layout="constrained")
+    ax1, ax2 = fig.subplots(1, 2, width_ratios=[1, 1.4])
+    c = report.confusion
+    matrix = [[c["tp"], c["fn"]], [c["fp"], c["tn"]]]
+    ax1.imshow(matrix, cmap="Blues")
+    for i in range(2):
+        for j in range(2):
+            ax1.text(j, i, str(matrix[i][j]), ha="center", va="center", fontsize=14,
+                     color="white" if matrix[i][j] > max(map(max, matrix)) / 2 else "black")
+    ax1.set_xticks([0, 1], ["judge: yes", "judge: no"])
+    ax1.set_yticks([0, 1], ["label: yes", "label: no"])
+    ax1.set_title(f"{report.judge}: accuracy {report.accuracy:.2f}, kappa {report.kappa:.2f}")
+    valid = [e for e in report.examples if e.valid]
+    ax2.scatter([e.labelled for e in valid], [e.predicted for e in valid], alpha=0.6, color="#4C72B0")
+    ax2.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
+    ax2.set(xlim=(-0.03, 1.03), ylim=(-0.03, 1.03), xlabel="score from hand-made labels",
+            ylabel="score from the judge",
+            title=f"per answer: mean abs. error {report.score_mae:.2f}, bias {report.score_bias:+.2f}")
     return fig

@@ -639,8 +639,10 @@ def render_many(
         bar = tqdm(total=len(items), desc="rendering", unit="svg")
     try:
         with ThreadPoolExecutor(max_workers=min(n_workers, len(items)), thread_name_prefix="svgkit-render") as ex:
-            futures = {ex.submit(_render, item, timeout_s=timeout_s, max_side=max_side, strict=strict,
-                                 limit=n_workers): i for i, item in enumerate(items)}
+            # Largest first, so a big SVG at the end of the list does not leave the other workers idle.
+            order = sorted(range(len(items)), key=lambda i: -len(items[i]) if isinstance(items[i], str) else 0)
+            futures = {ex.submit(_render, items[i], timeout_s=timeout_s, max_side=max_side, strict=strict,
+                                 limit=n_workers): i for i in order}
             for future in as_completed(futures):
                 i = futures[future]
                 try:

@@ -37,7 +37,8 @@ SVG 1.1 boilerplate models often write) is removed in the default mode and rejec
 strict mode. Removed: ``script``, ``foreignObject``, ``on*`` attributes, every ``href`` or
 ``url()`` that is not a local ``#id`` or a ``data:image/...`` URI (an embedded
 ``data:image/svg+xml`` is sanitised in turn), CSS ``@import``, external ``feImage``,
-processing instructions, comments and elements or attributes of foreign namespaces (editor
+``<text>`` nested in ``<text>`` (browsers do not draw it; cairosvg takes exponential time on
+it), processing instructions, comments and elements or attributes of foreign namespaces (editor
 metadata). Each action is a :class:`Finding`. A benign SVG draws the same pixels after
 sanitising as before.
 
@@ -265,8 +266,9 @@ def extract_svg(text: str) -> Extraction:
 
     Order: the first ```` ```svg ```` fence holding a complete ``<svg`` (its whole content,
     stripped, as upstream), then the first complete ``<svg>...</svg>`` span anywhere
-    (reported as ``fenced_xml`` or ``fenced_html`` when it lies in such a fence). ``<think>`` sections are ignored. See the module docs for the deliberate
-    differences from upstream.
+    (reported as ``fenced_xml`` or ``fenced_html`` when it lies in such a fence).
+    ``<think>`` sections are ignored. See the module docs for the deliberate differences
+    from upstream.
 
     Args:
         text: The raw chat answer. Anything that is not a string gives ``method="none"``.

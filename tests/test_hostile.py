@@ -270,3 +270,29 @@ def test_sanitizer_alone_is_fast_on_the_largest_allowed_input():
     result = sanitize_svg(svg + "&")  # malformed: goes through the browser-like rebuild too
     assert result.recovered and not result.rejected
     assert time.perf_counter() - started < CASE_BUDGET_S
+
+
+def _png_bomb(side: int) -> bytes:
+    """A tiny PNG that decodes to side x side x 1 byte (grey), built without holding it in memory."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    packer = zlib.compressobj(9)
+    row = b"\x00" * (side + 1)
+    body = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+
+
+def test_decompression_bomb_hits_the_memory_cap_not_the_caller():
+    started = time.perf_counter()
+    bomb = base64.b64encode(_png_bomb(20_000)).decode()  # 400 MB of pixels, 1.6 GB as cairo ARGB
+    svg = (f'<svg {NS} width="100" height="100">'
+           f'<image href="data:image/png;base64,{bomb}" width="99" height="99"/></svg>')
+    result = render_png(svg, timeout_s=20)
+    check(result, started=started)
+    assert not result.ok and result.error.startswith("out of memory")
+    assert render_png(f'<svg {NS} width="5" height="5"/>').ok  # the pool goes on

@@ -200,3 +200,15 @@ def test_rule_coverage_on_bundled_and_svgbench(shared_dir):
     assert 0.3 < b.decidable_share < 0.9
     assert 0.0 < s.decidable_share < b.decidable_share
     assert s.any_share > s.decidable_share
+
+
+def test_rule_judge_counts_primitive_shapes():
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" width="300" height="100">'
+           '<circle cx="50" cy="50" r="20" fill="red"/><circle cx="150" cy="50" r="20" fill="red"/>'
+           '<circle cx="250" cy="50" r="20" fill="#0000ff"/><rect x="5" y="5" width="20" height="20" fill="green"/>'
+           '</svg>')
+    res = render_png(svg)
+    v = RuleJudge().judge(res, ["Exactly two red circles are drawn.", "Exactly three circles are drawn.",
+                                "Exactly four blue circles are drawn.", "There are exactly two squares."])
+    assert [i.fulfilled for i in v.items] == [True, True, False, False]
+    assert all(i.decided for i in v.items)

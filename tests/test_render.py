@@ -60,7 +60,8 @@ def test_long_side_is_clamped_and_drawing_scaled():
 
 
 def test_malformed_svg_is_recovered_or_rejected_in_strict_mode():
-    broken = '<svg xmlns="http://www.w3.org/2000/svg" width="20" height="20"><rect width="20" height="20" fill="red"></svg>'
+    broken = ('<svg xmlns="http://www.w3.org/2000/svg" width="20" height="20">'
+              '<rect width="20" height="20" fill="red"></svg>')
     lenient = render_png(broken)
     assert lenient.ok and lenient.recovered
     assert tuple(pixels(lenient)[10, 10]) == (255, 0, 0)

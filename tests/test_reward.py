@@ -169,11 +169,27 @@ def test_text_only_with_count_only_judge_takes_written_off_the_count(server, key
 
 
 def test_prompt_written_out_is_flagged():
+    prompt = "Write `svg` code for an image of a red farmhouse beside a quiet pond on a sunny summer day."
     svg = ('<svg xmlns="http://www.w3.org/2000/svg" width="600" height="100"><rect width="600" height="100" '
-           'fill="#eee"/><text x="5" y="50" font-size="16">a house on a sunny day</text></svg>')
-    res = score_response(answer(svg), REQS, prompt=PROMPT)
+           'fill="#eee"/><text x="5" y="50" font-size="16">A red farmhouse beside a quiet pond</text>'
+           '<text x="5" y="80" font-size="16">on a sunny summer day</text></svg>')
+    res = score_response(answer(svg), REQS, prompt=prompt)
     assert res.metrics["hack_text_only"].data["prompt_written"] is True
     assert "prompt itself" in res.metrics["hack_text_only"].reason
+    # a title that names the subject is not a hack
+    title = svg.replace("A red farmhouse beside a quiet pond", "Farmhouse").replace("on a sunny summer day", "")
+    assert score_response(answer(title), REQS, prompt=prompt).metrics["hack_text_only"].data["prompt_written"] is False
+
+
+def test_labels_in_a_row_are_not_a_written_requirement():
+    names = ["New Moon", "First Quarter", "Full Moon", "Last Quarter"]
+    moons = "".join(f'<circle cx="{75 + 150 * i}" cy="80" r="40" fill="#eee"/>'
+                    f'<text x="{45 + 150 * i}" y="160" fill="#fff">{t}</text>' for i, t in enumerate(names))
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" width="600" height="200"><rect width="600" height="200" '
+           f'fill="#123"/>{moons}</svg>')
+    req = "From left to right the phases are new moon, first quarter, full moon and last quarter."
+    res = score_response(answer(svg), [req, "The background is dark."])
+    assert res.metrics["hack_text_only"].data["written"] == []
 
 
 def test_rule_judge_gives_no_label_credit_for_written_requirements():

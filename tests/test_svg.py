@@ -309,3 +309,9 @@ def test_canvas_max_side_option():
     assert canvas_size('<svg width="400" height="100"/>', max_side=200) == (200, 50)
     with pytest.raises(ValueError, match="max_side"):
         canvas_size("<svg/>", max_side=0)
+
+
+def test_text_nested_in_text_is_removed():
+    result = sanitize_svg('<svg><text x="1">a<text x="2">b</text>c</text></svg>')
+    assert "nested_text" in codes(result)
+    assert result.svg.count("<text") == 1 and ">ac</text>" in result.svg
