@@ -90,11 +90,13 @@ def evaluator_plan(settings: Settings | None = None, *, write_examples: bool = T
         dataset = output_path(FILES.train)
         if not dataset.is_file():
             raise FileNotFoundError(f"{dataset} does not exist: run notebook 01 to write the training rows")
-        params = {
+        params: dict[str, Any] = {
             "model": MODELS.litellm_fireworks_prefix + MODELS.eval_policy,
             "temperature": EVALUATION.temperature,
             "max_tokens": EVALUATION.max_tokens,
         }
+        if settings.generation_base_url.rstrip("/") != MODELS.fireworks_base_url:
+            params["api_base"] = settings.generation_base_url  # e.g. a local OpenAI-compatible server
         return EvaluatorPlan("live", dataset, "single-turn", params, judge_mode)
     dataset = output_path(FILES.example_rows)
     if write_examples and not dataset.is_file():

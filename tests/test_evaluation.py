@@ -1,0 +1,127 @@
+"""svgkit.evaluation and svgkit.evaluator: plan, row scoring, and the evaluator under pytest."""
+
+import asyncio
+import json
+
+import pytest
+from chat_server import ChatServer, Reply
+from eval_protocol.models import EvaluationRow, InputMetadata, Message, Status
+
+from svgkit import dataset, evaluation
+from svgkit.config import FILES, get_settings, output_path
+from svgkit.judge import RuleJudge
+from svgkit.reward import score_response
+
+KEY = "fw-test-key-should-never-be-written-0123"
+SVG_OK = ('```svg\n<svg width="200" height="100"><rect width="200" height="100" fill="white"/>'
+          '<circle cx="100" cy="50" r="40" fill="red"/></svg>\n```')
+
+
+def _row(answer: str | None, *, status: Status | None = None) -> EvaluationRow:
+    messages = [Message(role="user", content="Draw a red circle.")]
+    if answer is not None:
+        messages.append(Message(role="assistant", content=answer))
+    row = EvaluationRow(messages=messages, input_metadata=InputMetadata(
+        row_id="r1", dataset_info={"requirements": ["The circle is red.", "The background is white."],
+                                   "original_prompt": "Draw a red circle."}))
+    if status is not None:
+        row.rollout_status = status
+    return row
+
+
+def test_failed_rollouts_are_invalid_zeros_with_the_status_as_reason():
+    errored = asyncio.run(evaluation.ascore_row(_row(None, status=Status.rollout_error("upstream 503")),
+                                                judge=RuleJudge()))
+    assert errored.score == 0 and errored.is_score_valid is False
+    assert "rollout failed" in errored.reason and "upstream 503" in errored.reason
+    missing = asyncio.run(evaluation.ascore_row(_row(None), judge=RuleJudge()))
+    assert missing.score == 0 and missing.is_score_valid is False and "no assistant message" in missing.reason
+
+
+def test_a_finished_row_is_scored_by_the_reward():
+    result = asyncio.run(evaluation.ascore_row(_row(SVG_OK, status=Status.rollout_finished()), judge=RuleJudge()))
+    direct = score_response(SVG_OK, ["The circle is red.", "The background is white."], judge=RuleJudge())
+    assert result.is_score_valid is not False and result.score == direct.score
+    assert result.metrics["requirement_02"].score == 1.0  # white background, decided from the pixels
+    no_svg = asyncio.run(evaluation.ascore_row(_row("I cannot draw."), judge=RuleJudge()))
+    assert no_svg.score == 0 and no_svg.is_score_valid is not False  # format failure is a valid zero
+
+
+def test_plan_offline_writes_example_rows_and_uses_no_op():
+    plan = evaluation.evaluator_plan()
+    assert plan.mode == "offline" and plan.rollout == "no-op"
+    assert plan.dataset == output_path(FILES.example_rows) and plan.dataset.is_file()
+    assert len(dataset.read_rows(plan.dataset)) == len(dataset.load_examples())
+    assert type(plan.rollout_processor()).__name__ == "NoOpRolloutProcessor"
+
+
+def test_plan_live_needs_the_training_rows_and_never_carries_a_key(monkeypatch):
+    monkeypatch.setenv("SVGKIT_MODE", "")
+    settings = get_settings({"FIREWORKS_API_KEY": KEY}, read_dotenv=False)
+    with pytest.raises(FileNotFoundError, match="notebook 01"):
+        evaluation.evaluator_plan(settings)
+    dataset.write_rows(dataset.to_eval_rows(dataset.load_bundled_prompts()[:2]), output_path(FILES.train))
+    plan = evaluation.evaluator_plan(settings)
+    assert plan.rollout == "single-turn" and plan.dataset == output_path(FILES.train)
+    assert plan.completion_params["model"] == "fireworks_ai/accounts/fireworks/models/gpt-oss-120b"
+    assert KEY not in json.dumps(plan.completion_params) and "api_key" not in plan.completion_params
+    assert "api_base" not in plan.completion_params
+
+
+def test_evaluator_offline_under_pytest_scores_every_example(tmp_path):
+    run = evaluation.run_evaluator(output_dir=tmp_path / "ep")
+    assert run.returncode == 0, run.summary
+    examples = {ex.example_id: ex for ex in dataset.load_examples()}
+    scores = {s.row_id: s for s in run.scores}
+    assert set(scores) == set(examples)
+    assert all(s.valid for s in scores.values()), [s.reason for s in scores.values() if not s.valid]
+    for ex_id, ex in examples.items():
+        if {"truncated", "blank"} & set(ex.faults):
+            assert scores[ex_id].score == 0, ex_id
+    good = [scores[i].score for i, ex in examples.items() if ex.quality == "good"]
+    poor = [scores[i].score for i, ex in examples.items() if ex.quality == "poor"]
+    assert sum(good) / len(good) > sum(poor) / len(poor) + 0.1
+    # the results are Eval Protocol rows with itemised metrics, readable by notebook 05
+    assert any(k.startswith("requirement_") for k in scores["sc01-a"].metrics)
+
+
+def test_evaluator_live_rollouts_go_to_the_configured_endpoint_without_leaking_the_key(tmp_path):
+    rows = dataset.to_eval_rows(dataset.load_bundled_prompts()[:2])
+    dataset.write_rows(rows, output_path(FILES.train))
+    with ChatServer(default=Reply.completion(SVG_OK)) as server:
+        run = evaluation.run_evaluator(
+            output_dir=tmp_path / "ep",
+            env={"SVGKIT_MODE": "", "FIREWORKS_API_KEY": KEY, "SVGKIT_GENERATION_BASE_URL": server.base_url})
+        sent = server.chat_requests
+    assert run.returncode == 0, run.summary
+    assert len(sent) == 2
+    assert {r.json["model"] for r in sent} == {"accounts/fireworks/models/gpt-oss-120b"}
+    assert {r.json["messages"][0]["content"] for r in sent} == {r["messages"][0]["content"] for r in rows}
+    assert all(r.headers.get("authorization") == f"Bearer {KEY}" for r in sent)
+    assert {s.row_id for s in run.scores} == {"row_0", "row_1"} and all(s.valid for s in run.scores)
+    written = "".join(p.read_text(errors="replace") for p in (tmp_path / "ep").rglob("*") if p.is_file())
+    assert KEY not in written and KEY not in run.summary
+
+
+def test_read_results_takes_the_latest_row_scores(tmp_path):
+    row = {"input_metadata": {"row_id": "a"}, "evaluation_result": {"score": 0.5, "is_score_valid": True,
+                                                                     "reason": "ok", "metrics": {}}}
+    (tmp_path / "x.jsonl").write_text(json.dumps(row) + "\nnot json\n" + json.dumps({"other": 1}) + "\n")
+    (scores,) = evaluation.read_results(tmp_path)
+    assert scores.row_id == "a" and scores.score == 0.5 and scores.valid
+
+
+def test_score_generations_keeps_order_labels_and_marks_failed_generations():
+    from svgkit.generate import Generation
+
+    rows = dataset.examples_to_rows(dataset.load_examples()[:3], dataset.load_bundled_prompts())
+    gens = [Generation(r["input_metadata"]["row_id"], 0, "m", r["messages"][1]["content"],
+                       example_id=r["input_metadata"]["row_id"], source="bundled-example") for r in rows]
+    gens.append(Generation(rows[0]["input_metadata"]["row_id"], 1, "m", None, error="HTTP 500"))
+    scored = evaluation.score_generations(gens, rows, judge=RuleJudge(), progress=False)
+    assert [s.row_id for s in scored] == [g.row_id for g in gens]
+    assert scored[0].labels == tuple(dataset.load_examples()[0].labels)
+    assert scored[-1].result.is_score_valid is False and "HTTP 500" in scored[-1].result.reason
+    items = scored[0].items
+    assert len(items) == len(scored[0].requirements) and all(i.text for i in items)
+    assert sum(i.fulfilled for i in items) == round(scored[0].score * len(items))
