@@ -2,11 +2,27 @@
 
 Modules, one concern each:
 
-- :mod:`svgkit.config`   model ids, URLs, prices, limits, offline/live mode
-- :mod:`svgkit.dataset`  SVGBench download, bundled data, Eval Protocol rows, splits
-- :mod:`svgkit.stats`    dataset statistics and prompt categories
-- :mod:`svgkit.plots`    figures and galleries for notebooks
-- :mod:`svgkit.runner`   runs the notebook series (``make tutorial``)
+- :mod:`svgkit.config`      model ids, URLs, prices, limits, offline/live mode (defined once)
+- :mod:`svgkit.dataset`     SVGBench download, bundled data, Eval Protocol rows, splits
+- :mod:`svgkit.stats`       dataset statistics and prompt categories
+- :mod:`svgkit.svg`         extracting and sanitising untrusted SVG from model answers
+- :mod:`svgkit.render`      bounded, isolated SVG -> PNG rendering (cairosvg in worker processes)
+- :mod:`svgkit.judge`       per-requirement verdicts: vision LLM judge, offline rule judge, cache
+- :mod:`svgkit.reward`      the reward: fulfilled / total as an Eval Protocol ``EvaluateResult``
+- :mod:`svgkit.calibrate`   how far to trust a judge, against hand-made labels
+- :mod:`svgkit.generate`    sampling answers from an OpenAI-compatible endpoint, resumable
+- :mod:`svgkit.evaluation`  Eval Protocol glue: evaluator plan, row scoring, running under pytest
+- :mod:`svgkit.evaluator`   the ``@evaluation_test`` itself (collected by pytest, uploaded in 03)
+- :mod:`svgkit.plots`, :mod:`svgkit.gallery`, :mod:`svgkit.display`  figures and views for notebooks
+- :mod:`svgkit.runner`      runs the notebook series (``make tutorial``); :mod:`svgkit.bench` benchmarks
+
+Importing svgkit never touches the network: litellm (pulled in by Eval Protocol) is told to use
+its bundled price list instead of downloading one, unless you set
+``LITELLM_LOCAL_MODEL_COST_MAP`` yourself.
 """
+
+import os
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 __version__ = "0.1.0"

@@ -27,22 +27,18 @@ inspects evaluator signatures at run time.
 """
 
 import asyncio
-import os
 import time
 from collections.abc import Sequence
 from typing import Any
 
-# Eval Protocol imports litellm, which otherwise downloads its model price list at import time
-# (and, with no network, retries in a background thread that can break the import). svgkit has
-# its own prices (config.PRICES), so use litellm's bundled list unless the user chose otherwise.
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# svgkit/__init__.py has already told litellm (imported by Eval Protocol) not to download its
+# price list at import time.
+from eval_protocol.models import EvaluateResult, MetricResult
 
-from eval_protocol.models import EvaluateResult, MetricResult  # noqa: E402
-
-from .config import Settings  # noqa: E402
-from .judge import Judge, Verdict, _run_sync, default_judge, ink_stats, svg_texts, written_requirements  # noqa: E402
-from .render import RenderResult, render_png  # noqa: E402
-from .svg import extract_svg  # noqa: E402
+from .config import Settings
+from .judge import Judge, Verdict, _run_sync, default_judge, ink_stats, svg_texts, written_requirements
+from .render import RenderResult, render_png
+from .svg import extract_svg
 
 __all__ = ["WRITTEN_REASON", "ascore_response", "score_response"]
 
