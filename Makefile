@@ -53,6 +53,7 @@ lab: setup
 
 bench: setup
 	$(OFFLINE_ENV) $(PY) -m svgkit.bench
+	$(OFFLINE_ENV) $(PY) -m svgkit.bench --evaluator
 
 # svgkit renders vs headless Chromium screenshots (SSIM) on the bundled examples; needs Debian's chromium.
 fidelity: setup

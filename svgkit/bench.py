@@ -27,7 +27,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["BenchReport", "fidelity", "run_bench", "ssim", "stress_set"]
+__all__ = ["BenchReport", "evaluator_bench", "fidelity", "run_bench", "ssim", "stress_set"]
 
 
 @dataclass(frozen=True)
@@ -263,6 +263,29 @@ def _report(report: BenchReport) -> str:
     return "\n".join(lines)
 
 
+def evaluator_bench(*, runs: int = 2) -> list[str]:
+    """Time the offline evaluator end to end (pytest start-up included), ``runs`` times.
+
+    Each run scores every bundled example response through ``svgkit/evaluator.py``: extract,
+    sanitise, render, rule judge. The target is at most 30 s of wall time on 2 cores.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from svgkit.evaluation import run_evaluator
+
+    lines = []
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"SVGKIT_MODE": "offline", "SVGKIT_OUTPUT_DIR": tmp}
+        for i in range(1, runs + 1):
+            run = run_evaluator(output_dir=Path(tmp) / f"ep{i}", env=env)
+            invalid = sum(not s.valid for s in run.scores)
+            lines.append(f"evaluator run {i}: exit {run.returncode}, {len(run.scores)} rows scored "
+                         f"({invalid} invalid), mean score {run.mean_score:.3f}, wall {run.seconds:.1f} s "
+                         "(pytest start included; target <= 30 s)")
+    return lines
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m svgkit.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=None, help="pool size (default: one per core)")
@@ -270,7 +293,13 @@ if __name__ == "__main__":
     parser.add_argument("--no-sheet", action="store_true", help="do not write assets/contact_sheet.png")
     parser.add_argument("--fidelity", action="store_true",
                         help="compare with headless Chromium screenshots (SSIM) instead of timing")
+    parser.add_argument("--evaluator", action="store_true",
+                        help="time the offline evaluator under pytest on every bundled example, twice")
     options = parser.parse_args()
+    if options.evaluator:
+        for line in evaluator_bench():
+            print(line)
+        raise SystemExit(0)
     if options.fidelity:
         scores = fidelity()
         for name, score in sorted(scores, key=lambda item: item[1]):

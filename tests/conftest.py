@@ -21,6 +21,7 @@ def _offline_env(monkeypatch, tmp_path):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("SVGKIT_MODE", "offline")
     monkeypatch.setenv("SVGKIT_OUTPUT_DIR", str(tmp_path / "outputs"))
+    monkeypatch.setenv("SVGKIT_JUDGE_CACHE", str(tmp_path / "judge-cache.sqlite"))
 
 
 @pytest.fixture

@@ -12,4 +12,4 @@ def test_environment_yml_matches_pyproject():
     pip_section = env.split("- pip:", 1)[1]
     listed = [m.group(1).strip() for m in re.finditer(r"^\s+- (?!-e )([^#\n]+)", pip_section, re.M)]
     assert sorted(listed) == sorted(declared)
-    assert "python=3.11" in env and "font-ttf-liberation" in env and "cairo" in env
+    assert "python=3.11" in env and "- cairo" in env and "fonts-liberation" in env
