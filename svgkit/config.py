@@ -168,6 +168,12 @@ class EvaluationConfig:
     concurrency: int = 4
     max_retries: int = 3
     request_timeout_s: float = 120.0
+    #: First backoff delay; doubled on every further retry (with jitter).
+    retry_base_delay_s: float = 1.0
+    #: Longest single wait between two attempts, also the cap on a server's ``Retry-After``.
+    retry_max_delay_s: float = 30.0
+    #: Input tokens of one formatted SVGBench-style prompt (requirements and example included).
+    est_prompt_tokens: float = 250.0
     #: Rough size of a response, for cost estimates before anything is spent.
     est_completion_tokens: int = 1500
     #: Rough image + prompt input of one judge call.

@@ -77,14 +77,12 @@ Source = Literal["live", "bundled-example"]
 #: ``source`` (and ``model``) of records that come from the bundled examples, not from a model.
 BUNDLED_EXAMPLE: Literal["bundled-example"] = "bundled-example"
 
-#: First backoff delay; doubled on every further retry (with jitter), capped below.
-DEFAULT_RETRY_BASE_DELAY_S = 1.0
-#: Longest single wait between two attempts, also the cap on a server's ``Retry-After``.
-DEFAULT_RETRY_MAX_DELAY_S = 30.0
+#: Defaults from svgkit.config.EVALUATION (defined there once), under names this module exports.
+DEFAULT_RETRY_BASE_DELAY_S = EVALUATION.retry_base_delay_s
+DEFAULT_RETRY_MAX_DELAY_S = EVALUATION.retry_max_delay_s
 #: Sent as the key to endpoints other than Fireworks when no key is given (vLLM's convention).
 _PLACEHOLDER_KEY = "EMPTY"
-#: Input tokens of one formatted SVGBench-style prompt (requirements and example included), roughly.
-DEFAULT_PROMPT_TOKENS = 250.0
+DEFAULT_PROMPT_TOKENS = EVALUATION.est_prompt_tokens
 #: Longest error text kept in a record.
 _MAX_ERROR_CHARS = 500
 #: HTTP statuses worth retrying (openai's own choice): timeout, conflict, rate limit, 5xx.
