@@ -315,7 +315,7 @@ def run_evaluator(*, output_dir: Path | str | None = None, extra_args: Sequence[
     out = Path(output_dir) if output_dir else output_path(FILES.ep_results, create_parent=True)
     out.mkdir(parents=True, exist_ok=True)
     evaluator = Path(__file__).with_name("evaluator.py")
-    cmd = [sys.executable, "-m", "pytest", str(evaluator), "-q", "-p", "no:cacheprovider",
+    cmd = [sys.executable, "-m", "pytest", str(evaluator), "-q", "-p", "no:cacheprovider", "--color=no",
            "--ep-print-summary", f"--ep-output-dir={out}", *extra_args]
     child_env = {**os.environ, "EP_NO_UPLOAD": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True", **(env or {})}
     start = time.perf_counter()
