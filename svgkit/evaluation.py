@@ -264,7 +264,7 @@ class EvaluatorRun:
         seconds: Wall time, pytest start-up included.
         output_dir: Where Eval Protocol wrote its results (``--ep-output-dir``).
         summary: The last lines of pytest's output (Eval Protocol's summary among them).
-        scores: The scored rows read back from ``output_dir``.
+        scores: The rows this run scored, read back from the files it wrote in ``output_dir``.
     """
 
     returncode: int
@@ -280,10 +280,20 @@ class EvaluatorRun:
         return sum(valid) / len(valid) if valid else 0.0
 
 
-def read_results(output_dir: Path | str) -> list[RowScore]:
-    """Read scored rows from Eval Protocol's ``--ep-output-dir`` (JSON/JSONL files of rows)."""
+def _result_files(output_dir: Path) -> list[Path]:
+    """Result files, oldest first (so a later run's score for a row wins)."""
+    return sorted(output_dir.rglob("*.json*"), key=lambda p: (p.stat().st_mtime_ns, p.name))
+
+
+def read_results(output_dir: Path | str, *, only: Sequence[Path] | None = None) -> list[RowScore]:
+    """Read scored rows from Eval Protocol's ``--ep-output-dir`` (JSON/JSONL files of rows).
+
+    Args:
+        output_dir: The folder given to ``--ep-output-dir``.
+        only: Read just these files (default: all, oldest first, so the newest score of a row wins).
+    """
     scores: dict[str, RowScore] = {}
-    for path in sorted(Path(output_dir).rglob("*.json*")):
+    for path in (list(only) if only is not None else _result_files(Path(output_dir))):
         text = path.read_text(encoding="utf-8", errors="replace")
         chunks = text.splitlines() if path.suffix == ".jsonl" else [text]
         for chunk in chunks:
@@ -318,10 +328,13 @@ def run_evaluator(*, output_dir: Path | str | None = None, extra_args: Sequence[
     cmd = [sys.executable, "-m", "pytest", str(evaluator), "-q", "-p", "no:cacheprovider", "--color=no",
            "--ep-print-summary", f"--ep-output-dir={out}", *extra_args]
     child_env = {**os.environ, "EP_NO_UPLOAD": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True", **(env or {})}
+    before = {p: p.stat().st_mtime_ns for p in _result_files(out)}
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=child_env, timeout=timeout_s,
                           cwd=Path.cwd())
     seconds = time.perf_counter() - start
     lines = (proc.stdout + proc.stderr).strip().splitlines()
-    return EvaluatorRun(proc.returncode, seconds, out, "\n".join(lines[-15:]), tuple(read_results(out)))
+    written = [p for p in _result_files(out) if before.get(p) != p.stat().st_mtime_ns]
+    return EvaluatorRun(proc.returncode, seconds, out, "\n".join(lines[-15:]),
+                        tuple(read_results(out, only=written)))
 

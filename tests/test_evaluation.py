@@ -125,3 +125,13 @@ def test_score_generations_keeps_order_labels_and_marks_failed_generations():
     items = scored[0].items
     assert len(items) == len(scored[0].requirements) and all(i.text for i in items)
     assert sum(i.fulfilled for i in items) == round(scored[0].score * len(items))
+
+
+def test_run_evaluator_reads_only_its_own_results(tmp_path):
+    stale = {"input_metadata": {"row_id": "sc01-a"}, "evaluation_result": {"score": 0.99, "metrics": {}}}
+    (tmp_path / "ep").mkdir()
+    (tmp_path / "ep" / "zz-old-run.jsonl").write_text(json.dumps(stale) + "\n")
+    run = evaluation.run_evaluator(output_dir=tmp_path / "ep")
+    assert run.returncode == 0
+    fresh = {s.row_id: s.score for s in run.scores}
+    assert fresh["sc01-a"] != 0.99 and len(fresh) == len(dataset.load_examples())
