@@ -25,7 +25,7 @@ Keys are held in :class:`Secret`, whose ``repr`` and ``str`` only say whether it
 """
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -43,12 +43,14 @@ __all__ = [
     "STEPS",
     "MissingKeyError",
     "ModeRow",
+    "PAID_STEPS",
     "Secret",
     "Settings",
     "describe_mode",
     "get_settings",
     "output_dir",
     "output_path",
+    "with_spending",
 ]
 
 Mode = Literal["offline", "live"]
@@ -266,6 +268,10 @@ STEPS: dict[str, tuple[str | None, str, str]] = {
 }
 
 
+#: Steps that cost money or cannot be undone: live only with keys *and* an explicit opt-in.
+PAID_STEPS: frozenset[str] = frozenset({"generate", "judge", "upload", "rft"})
+
+
 @dataclass(frozen=True)
 class ModeRow:
     """One line of the mode banner."""
@@ -287,6 +293,9 @@ class Settings:
     judge_model: str = MODELS.judge
     judge_base_url: str = MODELS.openai_base_url
     generation_base_url: str = MODELS.fireworks_base_url
+    #: ``False`` keeps every paid step (generate, judge, upload, rft) offline even with keys set:
+    #: notebooks pass their cell's explicit opt-in here (see :func:`with_spending`).
+    spend_allowed: bool = True
 
     def key_for(self, step: Step) -> Secret:
         """The key ``step`` needs (an unset Secret for steps that need none)."""
@@ -306,6 +315,8 @@ class Settings:
         if step not in STEPS:
             raise ValueError(f"unknown step {step!r}; choose one of {', '.join(STEPS)}")
         if self.forced_mode == "offline":
+            return "offline"
+        if step in PAID_STEPS and not self.spend_allowed:
             return "offline"
         has_key = bool(self.key_for(step))
         if self.forced_mode == "live" and not has_key:
@@ -361,8 +372,20 @@ def describe_mode(settings: Settings | None = None) -> list[ModeRow]:
         needs = key or "network only"
         if key:
             needs += " (set)" if settings.key_for(step) else " (not set)"  # type: ignore[arg-type]
-        rows.append(ModeRow(step, mode, needs, live if mode == "live" else offline))
+        does = live if mode == "live" else offline
+        if mode == "offline" and step in PAID_STEPS and settings.key_for(step) and not settings.spend_allowed:  # type: ignore[arg-type]
+            does += " (key set, but spending is not enabled in this notebook)"
+        rows.append(ModeRow(step, mode, needs, does))
     return rows
+
+
+def with_spending(allow: bool, settings: Settings | None = None) -> Settings:
+    """Settings whose paid steps run live only if ``allow`` is true (and their keys are set).
+
+    Notebooks call this with a flag the reader sets in the cell, so nothing is spent by
+    running a notebook top to bottom: ``settings = with_spending(ALLOW_SPEND)``.
+    """
+    return replace(settings or get_settings(), spend_allowed=bool(allow))
 
 
 def output_dir(*, create: bool = True) -> Path:

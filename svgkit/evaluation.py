@@ -313,13 +313,16 @@ def read_results(output_dir: Path | str, *, only: Sequence[Path] | None = None) 
 
 
 def run_evaluator(*, output_dir: Path | str | None = None, extra_args: Sequence[str] = (),
-                  env: dict[str, str] | None = None, timeout_s: float = 900) -> EvaluatorRun:
+                  env: dict[str, str] | None = None, settings: Settings | None = None,
+                  timeout_s: float = 900) -> EvaluatorRun:
     """Run :mod:`svgkit.evaluator` under pytest in a subprocess and read back its results.
 
     Args:
         output_dir: ``--ep-output-dir`` (default: ``outputs/ep_results``).
         extra_args: More pytest arguments.
         env: Extra environment for the subprocess (keys stay in the environment, never in args).
+        settings: Settings whose spending opt-in applies (without it, or with
+            ``SVGKIT_MODE=offline``, the evaluator runs offline).
         timeout_s: Kill the run after this long.
     """
     out = Path(output_dir) if output_dir else output_path(FILES.ep_results, create_parent=True)
@@ -328,6 +331,8 @@ def run_evaluator(*, output_dir: Path | str | None = None, extra_args: Sequence[
     cmd = [sys.executable, "-m", "pytest", str(evaluator), "-q", "-p", "no:cacheprovider", "--color=no",
            "--ep-print-summary", f"--ep-output-dir={out}", *extra_args]
     child_env = {**os.environ, "EP_NO_UPLOAD": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True", **(env or {})}
+    if settings is not None and (not settings.spend_allowed or settings.forced_mode == "offline"):
+        child_env["SVGKIT_MODE"] = "offline"
     before = {p: p.stat().st_mtime_ns for p in _result_files(out)}
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=child_env, timeout=timeout_s,

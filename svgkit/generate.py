@@ -378,8 +378,8 @@ def _resolve(
     """
     url = (base_url or settings.generation_base_url).rstrip("/")
     key = _key_value(api_key)
-    if settings.forced_mode == "offline":
-        return "offline", url, None
+    if settings.forced_mode == "offline" or (not settings.spend_allowed and not key):
+        return "offline", url, None  # forced, or the notebook has not opted in to live calls
     if not _is_fireworks(url):
         # Ollama, vLLM, ...: live without a key unless one was given for that server.
         return "live", url, key or _PLACEHOLDER_KEY
@@ -397,8 +397,10 @@ def generation_mode(
 ) -> Mode:
     """Whether :func:`generate` with these arguments would call a model or use bundled examples.
 
-    ``SVGKIT_MODE=offline`` always wins. Otherwise a base URL that is not Fireworks (a local
-    server) is live without a key, and Fireworks is live when a key is given or set.
+    ``SVGKIT_MODE=offline`` always wins, and so do settings without the spending opt-in
+    (:func:`svgkit.config.with_spending`) unless a key is passed explicitly. Otherwise a base
+    URL that is not Fireworks (a local server) is live without a key, and Fireworks is live
+    when a key is given or set.
 
     Raises:
         MissingKeyError: ``SVGKIT_MODE=live`` is set but Fireworks needs a key that is missing.

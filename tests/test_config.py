@@ -46,3 +46,15 @@ def test_dotenv_is_read_and_environment_wins(tmp_path, monkeypatch):
 def test_output_dir_is_configurable(tmp_path, monkeypatch):
     monkeypatch.setenv("SVGKIT_OUTPUT_DIR", str(tmp_path / "out"))
     assert output_dir() == tmp_path / "out" and (tmp_path / "out").is_dir()
+
+
+def test_paid_steps_need_the_spending_opt_in():
+    from svgkit.config import PAID_STEPS, with_spending
+
+    keys = {"FIREWORKS_API_KEY": KEY, "OPENAI_API_KEY": KEY}
+    guarded = with_spending(False, get_settings(keys, read_dotenv=False))
+    assert {guarded.mode(step) for step in PAID_STEPS} == {"offline"}
+    assert guarded.mode("dataset") == "live", "downloading SVGBench costs nothing"
+    assert "spending is not enabled" in str(mode_banner(settings=guarded))
+    allowed = with_spending(True, guarded)
+    assert {allowed.mode(step) for step in PAID_STEPS} == {"live"}

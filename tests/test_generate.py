@@ -499,3 +499,16 @@ def test_average_prompt_tokens():
     rows = [{"messages": [{"role": "user", "content": "x" * 400}], "input_metadata": {"row_id": "a"}}]
     assert 100 <= average_prompt_tokens(rows) <= 110
     assert average_prompt_tokens([]) == 0.0
+
+
+def test_generation_without_the_spending_opt_in_calls_nothing(tmp_path):
+    from svgkit.config import get_settings, with_spending
+
+    rows = [{"messages": [{"role": "user", "content": "Draw."}],
+             "input_metadata": {"row_id": "r", "dataset_info": {"prompt_id": "sc01"}}}]
+    with ChatServer(default=Reply.completion("```svg\n<svg/>\n```")) as server:
+        settings = with_spending(False, get_settings({"FIREWORKS_API_KEY": "fw-x"}, read_dotenv=False))
+        for base in (None, server.base_url):
+            gens = gen_mod.generate(rows, n=1, out_path=None, base_url=base, settings=settings, progress=False)
+            assert {g.source for g in gens} == {"bundled-example"}
+        assert server.requests == []
