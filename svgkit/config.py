@@ -72,6 +72,8 @@ class Models:
     openai_base_url: str = "https://api.openai.com/v1"
     #: Prefix litellm (used by Eval Protocol's rollout processors) needs for Fireworks models.
     litellm_fireworks_prefix: str = "fireworks_ai/"
+    #: Prefix litellm needs for any other OpenAI-compatible server (sends no provider key).
+    litellm_generic_prefix: str = "hosted_vllm/"
 
 
 MODELS = Models()

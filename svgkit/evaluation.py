@@ -38,6 +38,7 @@ __all__ = [
     "RequirementResult",
     "RowScore",
     "ScoredAnswer",
+    "TIMEOUT_RETURNCODE",
     "ascore_row",
     "evaluator_plan",
     "read_results",
@@ -45,6 +46,9 @@ __all__ = [
     "run_evaluator",
     "score_generations",
 ]
+
+#: ``EvaluatorRun.returncode`` of a run stopped at its time limit (as GNU ``timeout`` reports it).
+TIMEOUT_RETURNCODE = 124
 
 #: ``completion_params`` of offline runs: no model is called, the answers are in the rows.
 OFFLINE_MODEL = "bundled-examples"
@@ -96,7 +100,10 @@ def evaluator_plan(settings: Settings | None = None, *, write_examples: bool = T
             "max_tokens": EVALUATION.max_tokens,
         }
         if settings.generation_base_url.rstrip("/") != MODELS.fireworks_base_url:
-            params["api_base"] = settings.generation_base_url  # e.g. a local OpenAI-compatible server
+            # Another OpenAI-compatible server (Ollama, vLLM): litellm's generic provider, which
+            # sends no Fireworks or OpenAI key there (it reads only HOSTED_VLLM_API_KEY).
+            params["model"] = MODELS.litellm_generic_prefix + MODELS.eval_policy
+            params["api_base"] = settings.generation_base_url
         return EvaluatorPlan("live", dataset, "single-turn", params, judge_mode)
     dataset = output_path(FILES.example_rows)
     if write_examples and not dataset.is_file():
@@ -229,7 +236,11 @@ def score_generations(generations: Sequence[Generation], rows: Sequence[Any], *,
             if gen.response is None:
                 result = _failed(f"generation failed: {gen.error or 'no response'}")
             else:
-                result = await ascore_response(gen.response, reqs, judge=judge, prompt=info.get("original_prompt"))
+                try:
+                    result = await ascore_response(gen.response, reqs, judge=judge,
+                                                   prompt=info.get("original_prompt"))
+                except Exception as exc:  # one bad item must not lose the batch's (paid) results
+                    result = _failed(f"scoring failed: {type(exc).__name__}: {exc}")
         bar.update(1)
         labels = tuple(info["labels"]) if "labels" in info else None
         return ScoredAnswer(gen.row_id, gen.sample_index, info.get("original_prompt", ""), reqs, gen.response,
@@ -260,7 +271,7 @@ class EvaluatorRun:
     """The outcome of :func:`run_evaluator`.
 
     Attributes:
-        returncode: pytest's exit code (0: passed).
+        returncode: pytest's exit code (0: passed; :data:`TIMEOUT_RETURNCODE` when stopped at the limit).
         seconds: Wall time, pytest start-up included.
         output_dir: Where Eval Protocol wrote its results (``--ep-output-dir``).
         summary: The last lines of pytest's output (Eval Protocol's summary among them).
@@ -321,8 +332,8 @@ def run_evaluator(*, output_dir: Path | str | None = None, extra_args: Sequence[
         output_dir: ``--ep-output-dir`` (default: ``outputs/ep_results``).
         extra_args: More pytest arguments.
         env: Extra environment for the subprocess (keys stay in the environment, never in args).
-        settings: Settings whose spending opt-in applies (without it, or with
-            ``SVGKIT_MODE=offline``, the evaluator runs offline).
+        settings: Settings whose spending opt-in applies: the evaluator runs live only with
+            ``with_spending(True)`` settings (and keys); without settings it runs offline.
         timeout_s: Kill the run after this long.
     """
     out = Path(output_dir) if output_dir else output_path(FILES.ep_results, create_parent=True)
@@ -331,15 +342,19 @@ def run_evaluator(*, output_dir: Path | str | None = None, extra_args: Sequence[
     cmd = [sys.executable, "-m", "pytest", str(evaluator), "-q", "-p", "no:cacheprovider", "--color=no",
            "--ep-print-summary", f"--ep-output-dir={out}", *extra_args]
     child_env = {**os.environ, "EP_NO_UPLOAD": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True", **(env or {})}
-    if settings is not None and (not settings.spend_allowed or settings.forced_mode == "offline"):
-        child_env["SVGKIT_MODE"] = "offline"
+    if settings is None or not settings.spend_allowed or settings.forced_mode == "offline":
+        child_env["SVGKIT_MODE"] = "offline"  # paid calls need an explicit opt-in (config.with_spending)
     before = {p: p.stat().st_mtime_ns for p in _result_files(out)}
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=child_env, timeout=timeout_s,
-                          cwd=Path.cwd())
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=child_env, timeout=timeout_s,
+                              cwd=Path.cwd())
+        returncode, output = proc.returncode, proc.stdout + proc.stderr
+    except subprocess.TimeoutExpired as exc:  # keep what the run wrote before it was stopped
+        partial = [x.decode(errors="replace") if isinstance(x, bytes) else (x or "") for x in (exc.stdout, exc.stderr)]
+        returncode, output = TIMEOUT_RETURNCODE, "".join(partial) + f"\nstopped: timed out after {timeout_s:g} s"
     seconds = time.perf_counter() - start
-    lines = (proc.stdout + proc.stderr).strip().splitlines()
+    lines = output.strip().splitlines()
     written = [p for p in _result_files(out) if before.get(p) != p.stat().st_mtime_ns]
-    return EvaluatorRun(proc.returncode, seconds, out, "\n".join(lines[-15:]),
-                        tuple(read_results(out, only=written)))
+    return EvaluatorRun(returncode, seconds, out, "\n".join(lines[-15:]), tuple(read_results(out, only=written)))
 

@@ -8,7 +8,7 @@ from chat_server import ChatServer, Reply
 from eval_protocol.models import EvaluationRow, InputMetadata, Message, Status
 
 from svgkit import dataset, evaluation
-from svgkit.config import FILES, get_settings, output_path
+from svgkit.config import FILES, get_settings, output_path, with_spending
 from svgkit.judge import RuleJudge
 from svgkit.reward import score_response
 
@@ -88,16 +88,17 @@ def test_evaluator_offline_under_pytest_scores_every_example(tmp_path):
 def test_evaluator_live_rollouts_go_to_the_configured_endpoint_without_leaking_the_key(tmp_path):
     rows = dataset.to_eval_rows(dataset.load_bundled_prompts()[:2])
     dataset.write_rows(rows, output_path(FILES.train))
+    env = {"SVGKIT_MODE": "", "FIREWORKS_API_KEY": KEY, "OPENAI_API_KEY": "", "SVGKIT_GENERATION_BASE_URL": ""}
     with ChatServer(default=Reply.completion(SVG_OK)) as server:
-        run = evaluation.run_evaluator(
-            output_dir=tmp_path / "ep",
-            env={"SVGKIT_MODE": "", "FIREWORKS_API_KEY": KEY, "SVGKIT_GENERATION_BASE_URL": server.base_url})
+        env["SVGKIT_GENERATION_BASE_URL"] = server.base_url
+        spend = with_spending(True, get_settings(env, read_dotenv=False))
+        run = evaluation.run_evaluator(output_dir=tmp_path / "ep", env=env, settings=spend)
         sent = server.chat_requests
     assert run.returncode == 0, run.summary
     assert len(sent) == 2
     assert {r.json["model"] for r in sent} == {"accounts/fireworks/models/gpt-oss-120b"}
     assert {r.json["messages"][0]["content"] for r in sent} == {r["messages"][0]["content"] for r in rows}
-    assert all(r.headers.get("authorization") == f"Bearer {KEY}" for r in sent)
+    assert not any(KEY in str(r.headers) for r in sent), "the Fireworks key must only ever go to Fireworks"
     assert {s.row_id for s in run.scores} == {"row_0", "row_1"} and all(s.valid for s in run.scores)
     written = "".join(p.read_text(errors="replace") for p in (tmp_path / "ep").rglob("*") if p.is_file())
     assert KEY not in written and KEY not in run.summary
@@ -135,3 +136,37 @@ def test_run_evaluator_reads_only_its_own_results(tmp_path):
     assert run.returncode == 0
     fresh = {s.row_id: s.score for s in run.scores}
     assert fresh["sc01-a"] != 0.99 and len(fresh) == len(dataset.load_examples())
+
+
+def test_run_evaluator_without_the_spending_opt_in_stays_offline(tmp_path):
+    dataset.write_rows(dataset.to_eval_rows(dataset.load_bundled_prompts()[:1]), output_path(FILES.train))
+    with ChatServer(default=Reply.completion(SVG_OK)) as server:
+        env = {"SVGKIT_MODE": "", "FIREWORKS_API_KEY": KEY, "SVGKIT_GENERATION_BASE_URL": server.base_url}
+        run = evaluation.run_evaluator(output_dir=tmp_path / "ep", env=env)
+        assert server.requests == []
+    assert run.returncode == 0 and len(run.scores) == len(dataset.load_examples())  # the offline examples
+
+
+def test_run_evaluator_timeout_keeps_what_was_written(tmp_path):
+    run = evaluation.run_evaluator(output_dir=tmp_path / "ep", timeout_s=0.5)
+    assert run.returncode == evaluation.TIMEOUT_RETURNCODE
+    assert "timed out after 0.5 s" in run.summary
+
+
+def test_one_failing_item_does_not_lose_the_batch():
+    from svgkit.generate import Generation
+
+    class Flaky(RuleJudge):
+        async def ajudge(self, image, requirements, **kw):
+            if "lighthouse" in (kw.get("prompt") or ""):
+                raise RuntimeError("judge exploded")
+            return await super().ajudge(image, requirements, **kw)
+
+    examples = [e for e in dataset.load_examples() if e.prompt_id in {"sc01", "sc02"} and e.quality == "good"]
+    rows = dataset.examples_to_rows(examples, dataset.load_bundled_prompts())
+    gens = [Generation(r["input_metadata"]["row_id"], 0, "m", r["messages"][1]["content"],
+                       example_id=r["input_metadata"]["row_id"]) for r in rows]
+    scored = evaluation.score_generations(gens, rows, judge=Flaky(), progress=False)
+    by_id = {s.row_id: s for s in scored}
+    assert by_id["sc01-a"].result.is_score_valid is False and "judge exploded" in by_id["sc01-a"].result.reason
+    assert by_id["sc02-a"].result.is_score_valid is not False and by_id["sc02-a"].score > 0
