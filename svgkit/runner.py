@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["NotebookRun", "run_notebooks", "summary_text"]
+__all__ = ["NotebookRun", "main", "run_notebooks", "summary_text"]
 
 
 @dataclass(frozen=True)
