@@ -17,13 +17,15 @@ It takes plain records, so it does not depend on how they were loaded::
 """
 
 import asyncio
+import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ._aio import run_sync
 from .config import JUDGE
-from .judge import Judge, JudgeUsage, _run_sync, requirement_kind
+from .judge import Judge, JudgeUsage, requirement_kind
 from .reward import ascore_response
 
 __all__ = [
@@ -36,6 +38,8 @@ __all__ = [
     "cohen_kappa",
     "join_examples",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,8 @@ class LabelledExample:
         """Build from a mapping or an object with the same field names.
 
         Raises:
-            ValueError: A field is missing, or labels and requirements differ in length.
+            ValueError: A field is missing, there are no requirements, or labels and
+                requirements differ in length.
         """
         if isinstance(record, cls):
             return record
@@ -78,6 +83,8 @@ class LabelledExample:
         reqs = tuple(str(r) for r in get("requirements"))
         labels = tuple(bool(x) for x in get("labels"))
         ex_id = str(get("example_id", None) or f"example-{position}")
+        if not reqs:
+            raise ValueError(f"labelled example {ex_id} has no requirements: give at least one")
         if len(reqs) != len(labels):
             raise ValueError(f"labelled example {ex_id}: {len(labels)} labels for {len(reqs)} requirements; "
                              "give one label per requirement")
@@ -223,8 +230,9 @@ class CalibrationReport:
         by_category: Agreement per prompt category.
         by_kind: Agreement per requirement type.
         examples: Score of each answer, judge vs labels.
-        failures: ``(example_id, reason)`` of answers whose reward was invalid (left out of
-            the agreement figures).
+        failures: ``(example_id, reason)`` of answers whose reward was invalid or could not
+            be computed (an exception, reported as ``"error: ..."``); left out of the agreement
+            figures.
         usage: The judge's usage during the run (calls, tokens, dollars).
     """
 
@@ -289,13 +297,23 @@ async def _acalibrate(judge: Judge, records: list[LabelledExample], concurrency:
 
     async def one(rec: LabelledExample) -> Any:
         async with sem:
-            return await ascore_response(rec.response, rec.requirements, judge=judge, prompt=rec.prompt)
+            try:
+                return await ascore_response(rec.response, rec.requirements, judge=judge, prompt=rec.prompt)
+            except Exception as exc:  # noqa: BLE001 - one broken answer or judge bug must not lose the batch
+                logger.warning("calibrate: example %s failed: %s: %s", rec.example_id, type(exc).__name__, exc,
+                               exc_info=True)
+                return exc
 
     results = await asyncio.gather(*(one(r) for r in records))
     triples: list[tuple[bool, bool, bool, str | None, str]] = []
     examples, failures = [], []
     for rec, res in zip(records, results, strict=True):
-        labelled = sum(rec.labels) / len(rec.labels)
+        labelled = sum(rec.labels) / len(rec.labels) if rec.labels else 0.0
+        if isinstance(res, Exception):
+            reason = f"error: {type(res).__name__}: {str(res)[:300]}"
+            examples.append(ExampleScore(rec.example_id, rec.category, 0.0, labelled, False, reason))
+            failures.append((rec.example_id, reason))
+            continue
         examples.append(ExampleScore(rec.example_id, rec.category, float(res.score), labelled,
                                      bool(res.is_score_valid), res.reason or ""))
         if not res.is_score_valid:
@@ -338,7 +356,8 @@ def calibrate(judge: Judge, labelled_examples: Sequence[Any], *,
     judge), so the figures describe the reward as RFT would see it. An answer with no SVG or
     a blank picture predicts every requirement unfulfilled; undecided requirements count as
     predicted unfulfilled (and are reported through ``coverage``); answers whose reward is
-    invalid are listed in ``failures`` and left out.
+    invalid, or whose scoring raised, are listed in ``failures`` and left out (one failing
+    answer never loses the others).
 
     Args:
         judge: Any :class:`~svgkit.judge.Judge` (a live vision judge costs money: check
@@ -354,7 +373,7 @@ def calibrate(judge: Judge, labelled_examples: Sequence[Any], *,
     records = [LabelledExample.coerce(r, position=i) for i, r in enumerate(labelled_examples)]
     if not records:
         raise ValueError("no labelled examples given: pass records with requirements, response and labels")
-    return _run_sync(_acalibrate(judge, records, max(1, concurrency)))
+    return run_sync(_acalibrate(judge, records, max(1, concurrency)))
 
 
 def _main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - exercised by hand

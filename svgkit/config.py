@@ -127,6 +127,9 @@ class Limits:
     max_nested_svg_images: int = 2
     #: Time a new render worker may take to start (imports, font cache) before it counts as failed.
     worker_start_timeout_s: float = 60.0
+    #: Longest model response :func:`svgkit.svg.extract_svg` reads; only the first this many
+    #: characters are searched (``Extraction.clipped`` says when the rest was ignored).
+    max_response_chars: int = 1_000_000
 
 
 LIMITS = Limits()

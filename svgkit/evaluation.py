@@ -26,10 +26,11 @@ from typing import Any, Literal
 
 from eval_protocol.models import EvaluateResult, EvaluationRow
 
+from ._aio import run_sync
 from .config import EVALUATION, FILES, MODELS, Settings, get_settings, output_path
 from .dataset import examples_to_rows, load_bundled_prompts, load_examples, write_rows
 from .generate import Generation
-from .judge import Judge, _run_sync, default_judge
+from .judge import Judge, default_judge
 from .reward import ascore_response
 
 __all__ = [
@@ -251,7 +252,7 @@ def score_generations(generations: Sequence[Generation], rows: Sequence[Any], *,
         with tqdm(total=len(generations), desc="scoring", disable=not progress) as bar:
             return list(await asyncio.gather(*(one(g, sem, bar) for g in generations)))
 
-    return _run_sync(run_all())
+    return run_sync(run_all())
 
 
 # --------------------------------------------------------------------------- running and reading

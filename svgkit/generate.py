@@ -34,14 +34,14 @@ import json
 import logging
 import os
 import random
-import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from svgkit._aio import run_sync
 from svgkit.config import (
     DATASET,
     EVALUATION,
@@ -89,8 +89,6 @@ _MAX_ERROR_CHARS = 500
 _RETRY_STATUSES = frozenset({408, 409, 429})
 #: HTTP statuses that will fail every other request of the batch the same way.
 _FATAL_STATUSES = frozenset({401, 403, 404})
-
-_T = TypeVar("_T")
 
 
 # --------------------------------------------------------------------------- records
@@ -776,51 +774,6 @@ async def _run_live(
             await client.close()
 
 
-def _run_in_worker_thread(make: Callable[[], Awaitable[_T]]) -> _T:
-    """Run a coroutine on a fresh event loop in a thread, for callers inside a running loop.
-
-    Interrupting the caller (Jupyter's stop button) cancels the coroutine, so no further
-    requests are sent; what already arrived stays in the JSONL file.
-    """
-    box: dict[str, Any] = {}
-    started = threading.Event()
-    finished = threading.Event()
-
-    async def main() -> _T:
-        box["loop"] = asyncio.get_running_loop()
-        box["task"] = asyncio.current_task()
-        started.set()
-        return await make()
-
-    def worker() -> None:
-        try:
-            with asyncio.Runner() as runner:
-                box["result"] = runner.run(main())
-        except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
-            box["error"] = exc
-        finally:
-            started.set()
-            finished.set()
-
-    thread = threading.Thread(target=worker, name="svgkit-generate", daemon=True)
-    thread.start()
-    try:
-        while not finished.wait(0.1):
-            pass
-    except BaseException:
-        started.wait()
-        loop, task = box.get("loop"), box.get("task")
-        if loop is not None and task is not None:
-            with contextlib.suppress(RuntimeError):  # the loop already closed
-                loop.call_soon_threadsafe(task.cancel)
-        finished.wait(10)
-        raise
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    return box["result"]
-
-
 def generate(
     rows: Iterable[Any],
     *,
@@ -909,11 +862,9 @@ def generate(
         settings=settings, progress=progress,
     )
     rows = list(rows)  # a generator must not be consumed in one thread and read in another
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(agenerate(rows, **options))
-    return _run_in_worker_thread(lambda: agenerate(rows, **options))
+    # Interrupting the caller (Jupyter's stop button) cancels the run, so no further requests
+    # are sent; what already arrived stays in the JSONL file.
+    return run_sync(agenerate(rows, **options))
 
 
 # --------------------------------------------------------------------------- cost

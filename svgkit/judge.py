@@ -26,6 +26,7 @@ import hashlib
 import io
 import json
 import logging
+import math
 import os
 import re
 import sqlite3
@@ -40,6 +41,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ._aio import run_sync
 from .config import JUDGE, PRICES, MissingKeyError, Settings, get_settings
 
 __all__ = [
@@ -56,12 +58,12 @@ __all__ = [
     "VisionJudge",
     "ajudge",
     "default_judge",
-    "estimate_cost",
     "ink_stats",
     "judge",
     "requirement_kind",
     "rule_coverage",
     "svg_texts",
+    "token_cost",
     "written_requirements",
 ]
 
@@ -190,8 +192,12 @@ class JudgeUsage:
     cost_usd: float | None = 0.0
 
 
-def estimate_cost(model: str, input_tokens: int, output_tokens: int) -> float | None:
-    """Dollars for the given tokens at :data:`svgkit.config.PRICES`; ``None`` for an unpriced model."""
+def token_cost(model: str, input_tokens: int, output_tokens: int) -> float | None:
+    """Dollars for the given tokens of ``model`` at :data:`svgkit.config.PRICES`.
+
+    ``None`` for a model with no price in config (unknown, not free). For the price of a
+    whole run before it starts, see :func:`svgkit.generate.estimate_cost`.
+    """
     price = PRICES.get(model) or PRICES.get(model.rsplit("/", 1)[-1])
     if price is None:
         return None
@@ -266,26 +272,8 @@ class JudgeCache:
 
 
 # =========================================================================== judge base
-def _run_sync(coro: Any) -> Any:
-    """Run a coroutine from sync code, also inside a running loop (Jupyter) via a thread."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = asyncio.run(coro)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            box["error"] = exc
-
-    t = threading.Thread(target=target, daemon=True)
-    t.start()
-    t.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
+#: Deprecated alias of :func:`svgkit._aio.run_sync` (kept for importers; use that instead).
+_run_sync = run_sync
 
 
 def _coerce_image(image: ImageInput, svg: str | None) -> tuple[bytes | None, str | None]:
@@ -407,7 +395,7 @@ class Judge(ABC):
     def judge(self, image: ImageInput, requirements: Sequence[str], *, svg: str | None = None,
               prompt: str | None = None) -> Verdict:
         """Sync version of :meth:`ajudge` (works inside Jupyter's running loop too)."""
-        return _run_sync(self.ajudge(image, requirements, svg=svg, prompt=prompt))
+        return run_sync(self.ajudge(image, requirements, svg=svg, prompt=prompt))
 
     async def ajudge_many(self, jobs: Sequence[tuple[ImageInput, Sequence[str]]], *,
                           svgs: Sequence[str | None] | None = None,
@@ -422,7 +410,7 @@ class Judge(ABC):
                    svgs: Sequence[str | None] | None = None,
                    prompts: Sequence[str | None] | None = None) -> list[Verdict]:
         """Sync version of :meth:`ajudge_many`."""
-        return _run_sync(self.ajudge_many(jobs, svgs=svgs, prompts=prompts))
+        return run_sync(self.ajudge_many(jobs, svgs=svgs, prompts=prompts))
 
 
 # =========================================================================== vision judge
@@ -687,8 +675,11 @@ class VisionJudge(Judge):
         n = len(requirements)
         if self.mode == "upstream":
             count = data.get("number_of_fulfilled_requirements")
-            if isinstance(count, bool) or not isinstance(count, int | float) or count != int(count):
-                raise _JudgeFailure("the judge's answer has no integer number_of_fulfilled_requirements")
+            # json.loads accepts NaN, Infinity and 1e999 (inf): int() of those raises, so check first
+            if (isinstance(count, bool) or not isinstance(count, int | float)
+                    or (isinstance(count, float) and (not math.isfinite(count) or not count.is_integer()))):
+                raise _JudgeFailure("the judge's answer has no integer number_of_fulfilled_requirements "
+                                    f"(got {str(count)[:40]!r})")
             reasoning = data.get("reasoning")
             return [RequirementVerdict(-1, "", False, str(int(count)))], str(reasoning or "")
         entries = data.get("verdicts")
@@ -724,7 +715,7 @@ class VisionJudge(Judge):
         usage = getattr(resp, "usage", None)
         tin = int(getattr(usage, "prompt_tokens", 0) or 0)
         tout = int(getattr(usage, "completion_tokens", 0) or 0)
-        money = dict(input_tokens=tin, output_tokens=tout, cost_usd=estimate_cost(self.model, tin, tout),
+        money = dict(input_tokens=tin, output_tokens=tout, cost_usd=token_cost(self.model, tin, tout),
                      attempts=attempts)
         try:
             choices = getattr(resp, "choices", None)
@@ -740,6 +731,11 @@ class VisionJudge(Judge):
             items, reasoning = self._parse(message.content, requirements)
         except _JudgeFailure as exc:
             return _invalid(self.name, requirements, str(exc), **money)
+        except Exception as exc:  # noqa: BLE001 - an answer we failed to read is still a paid call
+            logger.debug("unreadable judge answer", exc_info=True)
+            return _invalid(self.name, requirements,
+                            f"unusable answer from the judge: {type(exc).__name__}: {_scrub(exc, self._key.get())}",
+                            **money)
         if self.mode == "upstream":
             count = max(0, min(int(items[0].reason), len(requirements)))
             return Verdict(judge=self.name, items=(), fulfilled=count, total=len(requirements),

@@ -5,8 +5,12 @@
 process of a small persistent pool. Each task has a hard time limit: a worker that does not
 answer in time is killed and replaced. Workers run with an address-space cap
 (``LIMITS.render_memory_mb`` on top of their start-up size) and never fetch anything: the
-only URLs they resolve are ``data:`` URIs. A timeout, a crash, a cairo error or a rejected
-SVG becomes a failed :class:`RenderResult` with a reason; the caller's process never dies.
+only URLs they resolve are ``data:`` images (raster ones only when their bytes are a PNG,
+JPEG, GIF or WebP image). They get an allow-listed environment (:data:`WORKER_ENV_ALLOW`),
+so API keys of the caller never reach them. A timeout, a crash, a cairo error or a rejected
+SVG becomes a failed :class:`RenderResult` with a reason and a ``failure`` kind
+(``"content"``: the SVG caused it; ``"infrastructure"``: the renderer itself failed); the
+caller's process never dies.
 :func:`render_many` renders a batch on the pool (one worker per core by default), keeps the
 input order and shows progress.
 
@@ -42,12 +46,19 @@ import urllib.parse
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from svgkit.config import LIMITS
-from svgkit.svg import Finding
+from svgkit.svg import Finding, _raster_mime
 
-__all__ = ["RenderResult", "render_many", "render_png", "shutdown_workers"]
+__all__ = ["WORKER_ENV_ALLOW", "FailureKind", "RenderResult", "render_many", "render_png", "shutdown_workers"]
+
+#: Why a render failed: ``"content"`` when the SVG itself caused it (rejected by the
+#: sanitiser, too deep for the renderer, a cairo error, absurd numbers, out of memory, a
+#: timeout or a crash while drawing it); ``"infrastructure"`` when the renderer failed
+#: whatever the SVG (no worker could start, the worker died before it got the task, its reply
+#: could not be read, an unexpected error in svgkit).
+FailureKind = Literal["content", "infrastructure"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,9 @@ class RenderResult:
             ``"rejected: ..."``, ``"timed out after 5.0 s"``, ``"renderer crashed ..."``.
         svg: The sanitised SVG exactly as drawn (root ``width``/``height`` set to the
             canvas), or ``None`` when it was rejected.
+        failure: ``None`` when ok, else ``"content"`` (the SVG caused the failure: a score
+            of 0 is a fair grade) or ``"infrastructure"`` (the renderer failed: the SVG was
+            never judged). See :data:`FailureKind`.
     """
 
     ok: bool
@@ -76,6 +90,7 @@ class RenderResult:
     findings: tuple[Finding, ...]
     error: str | None
     svg: str | None
+    failure: FailureKind | None = None
 
     @property
     def recovered(self) -> bool:
@@ -89,8 +104,8 @@ class RenderResult:
 
 
 def _failed(error: str, findings: tuple[Finding, ...] = (), duration_s: float = 0.0,
-            svg: str | None = None) -> RenderResult:
-    return RenderResult(False, None, 0, 0, duration_s, findings, error, svg)
+            svg: str | None = None, *, failure: FailureKind) -> RenderResult:
+    return RenderResult(False, None, 0, 0, duration_s, findings, error, svg, failure)
 
 
 # =========================================================================== worker side
@@ -110,15 +125,28 @@ _blocked_fetches: list[str] = []
 
 
 def _fetch_data_only(url: str, resource_type: str) -> bytes:
-    """cairosvg URL fetcher: decode ``data:`` URIs, refuse everything else (no I/O at all)."""
-    if url.startswith("data:"):
+    """cairosvg URL fetcher: decode ``data:`` images, refuse everything else (no I/O at all).
+
+    Only ``<image>`` (``resource_type="image/*"``) gets ``data:`` bytes: an
+    ``image/svg+xml`` one (the sanitiser has cleaned it) unless it is gzipped, any other one
+    only when it is a PNG, JPEG, GIF or WebP image without ``<svg`` in it (cairosvg would draw
+    those bytes as SVG, past every limit of the sanitiser). Documents for ``<use>`` or
+    ``<tref>`` (``image/svg+xml``) and style sheets are never loaded.
+    """
+    if url[:5].lower() == "data:" and resource_type == "image/*":
         header, _, payload = url.partition(",")
+        params = [p.strip().lower() for p in header[5:].split(";")]
         try:
-            if header.lower().endswith(";base64"):
-                return base64.b64decode(urllib.parse.unquote(payload))
-            return urllib.parse.unquote_to_bytes(payload)
+            if params[-1] == "base64":
+                data = base64.b64decode(urllib.parse.unquote(payload))
+            else:
+                data = urllib.parse.unquote_to_bytes(payload)
         except ValueError:
             return b""
+        if params[0] == "image/svg+xml" and not data.startswith(b"\x1f\x8b"):
+            return data
+        if _raster_mime(data) is not None:
+            return data
     _blocked_fetches.append(url[:80])
     return _BLANK_SVG if resource_type == "image/svg+xml" else b""
 
@@ -219,7 +247,7 @@ def _render_local(svg: str, max_side: int, strict: bool) -> dict[str, Any]:
     if source == "default":
         findings.append(Finding("default_canvas", f"no size or viewBox: drawn on {width}x{height}", "info"))
     if (width, height) != (round(nat_w), round(nat_h)):
-        findings.append(Finding("canvas_clamped", f"{nat_w:.0f}x{nat_h:.0f} scaled to {width}x{height}", "info"))
+        findings.append(Finding("canvas_clamped", f"{nat_w:.6g}x{nat_h:.6g} scaled to {width}x{height}", "info"))
         if root.get("viewBox") is None:
             root.set("viewBox", f"0 0 {nat_w:g} {nat_h:g}")
     root.set("width", str(width))
@@ -236,6 +264,16 @@ def _render_local(svg: str, max_side: int, strict: bool) -> dict[str, Any]:
     png_w = int.from_bytes(png[16:20], "big") if png[:8] == b"\x89PNG\r\n\x1a\n" else width
     png_h = int.from_bytes(png[20:24], "big") if png[:8] == b"\x89PNG\r\n\x1a\n" else height
     return {"ok": True, "png": png, "width": png_w, "height": png_h, "findings": findings, "svg": drawn}
+
+
+def _exception_failure(exc: BaseException) -> FailureKind:
+    """Whether an exception raised while drawing says more about the SVG or the renderer.
+
+    cairo errors, ``ValueError``/``OverflowError``/``ZeroDivisionError`` from absurd numbers
+    and everything else raised while drawing count as ``"content"``; a module that cannot be
+    imported is the renderer's fault.
+    """
+    return "infrastructure" if isinstance(exc, ImportError) else "content"
 
 
 def _vm_bytes() -> int | None:
@@ -301,16 +339,21 @@ def _worker_entry() -> None:  # pragma: no cover - runs in the worker process
             return
         try:
             reply = _render_local(task["svg"], int(task["max_side"]), bool(task["strict"]))
+            if not reply.get("ok"):
+                reply["failure"] = "content"  # rejected by the sanitiser
         except MemoryError:
-            reply = {"ok": False, "error": f"out of memory (cap {memory_mb} MB)", "restart": True}
+            reply = {"ok": False, "error": f"out of memory (cap {memory_mb} MB)", "restart": True,
+                     "failure": "content"}
         except RecursionError:
-            reply = {"ok": False, "error": "render error: nesting too deep for the renderer"}
+            reply = {"ok": False, "error": "render error: nesting too deep for the renderer", "failure": "content"}
         except Exception as exc:  # noqa: BLE001 - every renderer failure becomes a failed result
-            reply = {"ok": False, "error": f"render error: {type(exc).__name__}: {str(exc)[:200]}"}
+            reply = {"ok": False, "error": f"render error: {type(exc).__name__}: {str(exc)[:200]}",
+                     "failure": _exception_failure(exc)}
         try:
             outbox.send_bytes(_encode_reply(reply))
         except MemoryError:
-            outbox.send_bytes(_encode_reply({"ok": False, "error": "out of memory", "restart": True}))
+            outbox.send_bytes(_encode_reply({"ok": False, "error": "out of memory", "restart": True,
+                                             "failure": "content"}))
         if reply.get("restart"):
             return
 
@@ -348,7 +391,11 @@ def _write_fontconfig() -> tuple[str | None, str | None]:
 
 
 class _WorkerDied(Exception):
-    pass
+    """A worker failed; ``infrastructure`` is False when the task it was drawing killed it."""
+
+    def __init__(self, message: str, *, infrastructure: bool = True) -> None:
+        super().__init__(message)
+        self.infrastructure = infrastructure
 
 
 _WORKER_CODE = "from svgkit.render import _worker_entry; _worker_entry()"
@@ -412,7 +459,8 @@ class _Worker:
                 code = self.process.wait(1)
             except subprocess.TimeoutExpired:
                 code = None
-            raise _WorkerDied(f"renderer crashed (exit code {code})") from exc
+            # It had the task: what it was drawing killed it (a segfault in cairo, the memory cap).
+            raise _WorkerDied(f"renderer crashed (exit code {code})", infrastructure=False) from exc
         try:
             return _decode_reply(data)
         except (ValueError, TypeError, UnicodeDecodeError) as exc:
@@ -443,6 +491,25 @@ class _Worker:
 _MAX_REPLY_BYTES = 256 * 1024 * 1024
 
 
+#: The only environment variables render workers inherit (plus every ``LC_*``): what Python,
+#: the dynamic loader, fontconfig and cairo need. API keys and other secrets never reach them.
+WORKER_ENV_ALLOW = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP",
+    "PYTHONPATH", "PYTHONHOME", "PYTHONHASHSEED", "PYTHONUSERBASE", "PYTHONNOUSERSITE",
+    "PYTHONSAFEPATH", "PYTHONUTF8", "PYTHONIOENCODING", "VIRTUAL_ENV", "CONDA_PREFIX",
+    "FONTCONFIG_FILE", "FONTCONFIG_PATH", "FONTCONFIG_SYSROOT", "FC_DEBUG",
+    "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_DATA_DIRS", "XDG_CONFIG_DIRS",
+    "LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH", "DYLD_FALLBACK_LIBRARY_PATH", "CAIROCFFI_DLL_DIRECTORIES",
+    "SYSTEMROOT", "WINDIR", "COMSPEC",
+})
+
+
+def _worker_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The allow-listed part of ``environ`` (default ``os.environ``) a render worker gets."""
+    source = os.environ if environ is None else environ
+    return {k: v for k, v in source.items() if k in WORKER_ENV_ALLOW or k.startswith("LC_")}
+
+
 class _Pool:
     """A set of persistent render workers, handed out one task at a time."""
 
@@ -452,7 +519,7 @@ class _Pool:
         self.size = 0  # workers alive or starting
         self.pid = os.getpid()
         self.fontconfig_file, self.fontconfig_dir = _write_fontconfig()
-        self.env = dict(os.environ)
+        self.env = _worker_env()
         if self.fontconfig_file:
             self.env["FONTCONFIG_FILE"] = self.fontconfig_file
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -525,10 +592,10 @@ def _default_workers() -> int:
 
 def _render(svg: str | None, *, timeout_s: float, max_side: int, strict: bool, limit: int) -> RenderResult:
     if not isinstance(svg, str):
-        return _failed("no svg")
+        return _failed("no svg", failure="content")
     if len(svg) > LIMITS.max_svg_bytes:  # cheap early refusal; sanitize_svg gives the same answer
         detail = f"{len(svg):,} characters is more than the {LIMITS.max_svg_bytes:,} bytes allowed"
-        return _failed(f"rejected: {detail}", (Finding("too_large", detail, "rejected"),))
+        return _failed(f"rejected: {detail}", (Finding("too_large", detail, "rejected"),), failure="content")
     try:
         task = json.dumps({"svg": svg, "max_side": max_side, "strict": strict}).encode("utf-8")
     except (ValueError, UnicodeEncodeError):
@@ -538,28 +605,35 @@ def _render(svg: str | None, *, timeout_s: float, max_side: int, strict: bool, l
     for attempt in range(2):
         try:
             worker = pool.acquire(limit)
-        except _WorkerDied as exc:
-            return _failed(f"renderer unavailable: {exc}")
+        except (_WorkerDied, OSError) as exc:
+            return _failed(f"renderer unavailable: {exc}", failure="infrastructure")
         start = time.perf_counter()
         healthy = False
         try:
             reply = worker.run(task, timeout_s)
             healthy = not reply.get("restart")
         except TimeoutError:
-            return _failed(f"timed out after {timeout_s:g} s", duration_s=time.perf_counter() - start)
+            return _failed(f"timed out after {timeout_s:g} s", duration_s=time.perf_counter() - start,
+                           failure="content")
         except _WorkerDied as exc:
             if "before the task was sent" in str(exc) and attempt == 0:
                 continue  # an idle worker had died: retry once on a fresh one
-            return _failed(str(exc), duration_s=time.perf_counter() - start)
+            return _failed(str(exc), duration_s=time.perf_counter() - start,
+                           failure="infrastructure" if exc.infrastructure else "content")
         finally:
             pool.release(worker, healthy)
         duration = time.perf_counter() - start
         findings = reply.get("findings", ())
         if not reply.get("ok"):
-            return _failed(reply.get("error") or "render error", findings, duration, reply.get("svg"))
-        return RenderResult(True, reply["png"], int(reply["width"]), int(reply["height"]), duration, findings,
-                            None, reply.get("svg"))
-    return _failed("renderer crashed before the task was sent")  # pragma: no cover
+            failure: FailureKind = "infrastructure" if reply.get("failure") == "infrastructure" else "content"
+            return _failed(reply.get("error") or "render error", findings, duration, reply.get("svg"),
+                           failure=failure)
+        try:
+            width, height = int(reply["width"]), int(reply["height"])
+        except (KeyError, TypeError, ValueError):
+            return _failed("renderer sent a malformed reply", duration_s=duration, failure="infrastructure")
+        return RenderResult(True, reply["png"], width, height, duration, findings, None, reply.get("svg"))
+    return _failed("renderer crashed before the task was sent", failure="infrastructure")  # pragma: no cover
 
 
 def _check_options(timeout_s: float, max_side: int) -> None:
@@ -648,10 +722,10 @@ def render_many(
                 try:
                     results[i] = future.result()
                 except Exception as exc:  # noqa: BLE001 - keep the batch going whatever happens
-                    results[i] = _failed(f"render error: {type(exc).__name__}: {exc}")
+                    results[i] = _failed(f"render error: {type(exc).__name__}: {exc}", failure="infrastructure")
                 if bar is not None:
                     bar.update(1)
     finally:
         if bar is not None:
             bar.close()
-    return [r if r is not None else _failed("render error: no result") for r in results]
+    return [r if r is not None else _failed("render error: no result", failure="infrastructure") for r in results]

@@ -13,7 +13,8 @@ what happened                                   score    ``is_score_valid``
 no SVG in the answer (or a truncated one)       0        True
 SVG rejected by the sanitiser (unsafe/invalid)  0        True
 blank or near-uniform picture (judge not asked) 0        True
-render failed (timeout, crash, cairo error)     0        **False**
+render failed, the SVG's fault (see below)      0        True
+render failed, the renderer's fault             0        **False**
 judge failed (unreachable, refused, garbage)    0        **False**
 judged                                          f / t    True
 ==============================================  =======  ===============
@@ -21,6 +22,12 @@ judged                                          f / t    True
 Hack guards: requirements written out as ``<text>`` instead of drawn are counted as not
 fulfilled (``hack_text_only``); a blank picture scores 0 without a judge call
 (``hack_blank``); a tiny drawing on an empty canvas is flagged (``hack_tiny_drawing``).
+
+Render failures: an SVG that crashes or hangs the renderer (nesting too deep, a cairo error,
+absurd numbers, out of memory, a timeout; ``RenderResult.failure == "content"``) is the
+policy's fault and scores a valid 0, so RFT learns to avoid it. Only a failure of the rendering
+machinery itself (renderer unavailable, worker died before the task; ``"infrastructure"``, or a
+failed render that does not say which) makes the score invalid.
 
 This module deliberately avoids ``from __future__ import annotations``: Eval Protocol
 inspects evaluator signatures at run time.
@@ -35,8 +42,9 @@ from typing import Any
 # price list at import time.
 from eval_protocol.models import EvaluateResult, MetricResult
 
+from ._aio import run_sync
 from .config import Settings
-from .judge import Judge, Verdict, _run_sync, default_judge, ink_stats, svg_texts, written_requirements
+from .judge import Judge, Verdict, default_judge, ink_stats, svg_texts, written_requirements
 from .render import RenderResult, render_png
 from .svg import extract_svg
 
@@ -54,6 +62,16 @@ def _result(score: float, reason: str, metrics: dict[str, MetricResult], *, vali
     return EvaluateResult(score=float(score), reason=reason, is_score_valid=valid, metrics=metrics)
 
 
+def _render_failure(render: RenderResult) -> str:
+    """Whose fault a failed render is: ``"content"`` (the SVG) or ``"infrastructure"`` (the renderer).
+
+    Read with ``getattr``: a result that does not say is treated as ``"infrastructure"``, so it
+    is never held against the policy.
+    """
+    failure = getattr(render, "failure", None)
+    return "content" if failure == "content" else "infrastructure"
+
+
 def _render_metrics(render: RenderResult) -> dict[str, MetricResult]:
     findings = tuple(render.findings)
     removed = [f for f in findings if f.severity in ("removed", "rejected")]
@@ -66,7 +84,8 @@ def _render_metrics(render: RenderResult) -> dict[str, MetricResult]:
                                "malformed XML recovered the way a browser draws it" if recovered
                                else "parsed strictly"),
         "format_rendered": _m(1.0 if render.ok else 0.0,
-                              f"{render.width}x{render.height}" if render.ok else f"not rendered: {render.error}"),
+                              f"{render.width}x{render.height}" if render.ok else f"not rendered: {render.error}",
+                              failure=None if render.ok else _render_failure(render)),
         "render_time": _m(render.duration_s, f"{render.duration_s * 1000:.0f} ms"),
     }
 
@@ -119,7 +138,10 @@ async def ascore_response(
     if not render.ok or not render.png:
         if rejected:
             return _result(0.0, f"SVG rejected: {render.error or rejected[0].detail}", metrics)
-        return _result(0.0, f"render failed: {render.error}", metrics, valid=False)
+        if _render_failure(render) == "content":  # the SVG crashed or hung the renderer: the policy's fault
+            return _result(0.0, f"render failed because of the SVG: {render.error}", metrics)
+        return _result(0.0, f"render failed (not held against the answer): {render.error}", metrics,
+                       valid=False)
 
     ink = await asyncio.to_thread(ink_stats, render.png)
     metrics["hack_blank"] = _m(1.0 if ink.blank else 0.0, f"{ink.ink_share:.2%} of the canvas drawn",
@@ -152,8 +174,14 @@ async def ascore_response(
     if verdict.items:
         verdict = verdict.with_unfulfilled(written, WRITTEN_REASON)
         fulfilled = verdict.fulfilled
-    else:  # count-only (upstream) verdicts: take the written ones off the count
-        fulfilled = verdict.fulfilled - len(written)
+    else:
+        # Count-only (upstream) verdicts say how many, not which. A strict judge often leaves the
+        # written-out requirements out of its count already, so subtracting them again would
+        # penalise them twice (2 drawn + 1 written, judged 2/3, would score 1/3). What is certain
+        # is that at most ``total - len(written)`` requirements can be fulfilled by drawing, so the
+        # count is capped there instead: a judge that credited every written one (the gullible
+        # case) loses them, and no answer loses more than it was credited for.
+        fulfilled = min(verdict.fulfilled, total - len(written))
     fulfilled = max(0, min(fulfilled, total))
     metrics.update(_verdict_metrics(verdict, written))
     parts = [f"{fulfilled}/{total} requirements fulfilled ({verdict.judge})"]
@@ -195,5 +223,5 @@ def score_response(
     Raises:
         ValueError: ``requirements`` is empty.
     """
-    return _run_sync(ascore_response(text, requirements, judge=judge, prompt=prompt, strict=strict,
-                                     settings=settings))
+    return run_sync(ascore_response(text, requirements, judge=judge, prompt=prompt, strict=strict,
+                                    settings=settings))

@@ -25,6 +25,10 @@ where it deliberately differs (``tests/test_upstream_parity.py`` checks both):
   closes (such as the tag named in prose) is skipped for a later complete one. Tags are
   matched case-insensitively and ``<svgfoo`` is not an ``<svg`` tag. A span inside an
   ```` ```xml ```` or ```` ```html ```` fence is reported as ``fenced_xml``/``fenced_html``.
+- Only the first ``LIMITS.max_response_chars`` characters (1,000,000) of a response are
+  searched, and :attr:`Extraction.clipped` says so when there were more: an SVG past the
+  cut is not found and one crossing it is ``truncated``. Every step is linear in the length
+  (``'<think>' * 100_000`` included), so a runaway response costs bounded time.
 
 Sanitising
 ----------
@@ -35,12 +39,21 @@ rejected outright: a DOCTYPE with an internal subset or any ``<!ENTITY``, more t
 exceeds ``LIMITS.max_use_expansion`` elements. A bare DOCTYPE (public/system id only, the
 SVG 1.1 boilerplate models often write) is removed in the default mode and rejected in
 strict mode. Removed: ``script``, ``foreignObject``, ``on*`` attributes, every ``href`` or
-``url()`` that is not a local ``#id`` or a ``data:image/...`` URI (an embedded
-``data:image/svg+xml`` is sanitised in turn), CSS ``@import``, external ``feImage``,
-``<text>`` nested in ``<text>`` (browsers do not draw it; cairosvg takes exponential time on
-it), processing instructions, comments and elements or attributes of foreign namespaces (editor
-metadata). Each action is a :class:`Finding`. A benign SVG draws the same pixels after
-sanitising as before.
+``url()`` that is not a local ``#id`` or a ``data:image/...`` URI, CSS ``@import``, external
+``feImage``, ``<text>`` nested in ``<text>`` (browsers do not draw it; cairosvg takes
+exponential time on it), ``xml:base`` and every ``xml:`` attribute but ``xml:space`` and
+``xml:lang``, processing instructions, comments and elements or attributes of foreign
+namespaces (editor metadata). Each action is a :class:`Finding`. A benign SVG draws the same
+pixels after sanitising as before.
+
+``data:`` URIs are decoded and checked, because cairosvg draws any image whose bytes look
+like SVG (contain ``<svg`` or start with a gzip header) as SVG, whatever type the URI
+declares, which would bypass every limit above. An embedded ``data:image/svg+xml`` is
+sanitised in turn (what it would have had rejected is reported as ``removed``: only that
+image is dropped). Any other ``data:image/...`` is kept only when its bytes are a PNG, JPEG,
+GIF or WebP image (by their magic number) with no ``<svg`` in them; it is re-encoded as
+base64, so what is drawn is exactly what was checked. Everything else, ``data:`` targets of
+``<use>`` and ``<tref>`` included, is removed.
 
 Malformed SVG
 -------------
@@ -69,9 +82,10 @@ generic families, as in Chromium on Linux).
 
 import base64
 import html
+import math
 import re
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import tinycss2
@@ -128,6 +142,8 @@ class Extraction:
         truncated: ``True`` when an ``<svg`` was opened and never closed.
         partial: The cut-off text of a truncated SVG (for display; do not draw it).
         think_removed: ``True`` when a ``<think>`` section was ignored.
+        clipped: ``True`` when the response was longer than ``LIMITS.max_response_chars``
+            and only its first ``LIMITS.max_response_chars`` characters were searched.
     """
 
     svg: str | None
@@ -135,6 +151,7 @@ class Extraction:
     truncated: bool
     partial: str | None = None
     think_removed: bool = False
+    clipped: bool = False
 
 
 @dataclass(frozen=True)
@@ -169,8 +186,7 @@ class _Rejected(Exception):
 
 
 # --------------------------------------------------------------------------- extraction
-_THINK_PAIR = re.compile(r"<think\b[^>]*>.*?</think\s*>", re.I | re.S)
-_THINK_OPEN = re.compile(r"<think\b[^>]*>", re.I)
+_THINK_START = re.compile(r"<think\b", re.I)  # an opening tag is this up to the next ">"
 _THINK_CLOSE = re.compile(r"</think\s*>", re.I)
 _FENCE_OPEN = re.compile(r"```([A-Za-z0-9_+-]*)")  # upstream: "```svg" anywhere
 _SVG_OPEN = re.compile(r"<svg(?=[\s/>])", re.I)
@@ -183,14 +199,40 @@ _FENCE_KINDS: dict[str, Method] = {
 }
 
 
+def _think_open(text: str, pos: int) -> tuple[int, int] | None:
+    """``(start, end)`` of the first complete ``<think ...>`` tag at or after ``pos``."""
+    m = _THINK_START.search(text, pos)
+    if m is None:
+        return None
+    gt = text.find(">", m.end())
+    # No ">" after this "<think" means no later "<think" can complete a tag either.
+    return None if gt < 0 else (m.start(), gt + 1)
+
+
 def _strip_think(text: str) -> tuple[str, bool]:
-    cleaned = _THINK_PAIR.sub("", text)
-    closes = list(_THINK_CLOSE.finditer(cleaned))
-    if closes:
-        cleaned = cleaned[closes[-1].end():]
-    opened = _THINK_OPEN.search(cleaned)
-    if opened:
-        cleaned = cleaned[: opened.start()]
+    """Remove ``<think>...</think>`` sections; linear time on any input.
+
+    Each ``<think ...>`` is paired with the first ``</think>`` after it. Once an opening tag
+    has no closing tag after it, no later one has either, so the scan stops there. Then a
+    lone ``</think>`` drops everything before it and an unclosed ``<think>`` everything after.
+    """
+    parts: list[str] = []
+    pos = 0
+    while (opened := _think_open(text, pos)) is not None:
+        closed = _THINK_CLOSE.search(text, opened[1])
+        if closed is None:
+            break
+        parts.append(text[pos: opened[0]])
+        pos = closed.end()
+    cleaned = "".join(parts) + text[pos:] if parts else text
+    last_close = None
+    for last_close in _THINK_CLOSE.finditer(cleaned):  # noqa: B007 - only the last one matters
+        pass
+    if last_close is not None:
+        cleaned = cleaned[last_close.end():]
+    opened = _think_open(cleaned, 0)
+    if opened is not None:
+        cleaned = cleaned[: opened[0]]
     return cleaned, cleaned != text
 
 
@@ -270,6 +312,10 @@ def extract_svg(text: str) -> Extraction:
     ``<think>`` sections are ignored. See the module docs for the deliberate differences
     from upstream.
 
+    Only the first ``LIMITS.max_response_chars`` characters of a longer response are read
+    (``clipped=True``): an SVG beyond them is not found, and one that crosses the cut is
+    reported as ``truncated``. This keeps the time spent on a runaway response bounded.
+
     Args:
         text: The raw chat answer. Anything that is not a string gives ``method="none"``.
 
@@ -278,6 +324,14 @@ def extract_svg(text: str) -> Extraction:
     """
     if not isinstance(text, str):
         return Extraction(None, "none", False)
+    clipped = len(text) > LIMITS.max_response_chars
+    if clipped:
+        text = text[: LIMITS.max_response_chars]
+    found = _extract(text)
+    return replace(found, clipped=True) if clipped else found
+
+
+def _extract(text: str) -> Extraction:
     cleaned, think = _strip_think(text)
     truncated: str | None = None
 
@@ -554,6 +608,42 @@ def _url_kind(target: str) -> Literal["local", "data_image", "data_svg", "extern
     return "external"
 
 
+_RASTER_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
+                 (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"))
+
+
+def _raster_mime(data: bytes) -> str | None:
+    """The type of a PNG, JPEG, GIF or WebP image cairosvg will draw as a raster, else None.
+
+    cairosvg parses an image as SVG when its bytes contain ``<svg`` or start with a gzip
+    header (whatever its declared type), so such bytes are never a raster image here.
+    """
+    if data.startswith(b"\x1f\x8b") or b"<svg" in data.lower():
+        return None
+    for magic, mime in _RASTER_MAGIC:
+        if data.startswith(magic):
+            return mime
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def _decode_data_uri(uri: str) -> tuple[str, bytes] | None:
+    """``(media type, bytes)`` of a ``data:`` URI, or None when it does not decode."""
+    header, comma, payload = uri.strip().partition(",")
+    if not comma or header[:5].lower() != "data:":
+        return None
+    params = [p.strip().lower() for p in header[5:].split(";")]
+    try:
+        if params[-1] == "base64":
+            data = base64.b64decode(re.sub(r"\s+", "", urllib.parse.unquote(payload)), validate=True)
+        else:
+            data = urllib.parse.unquote_to_bytes(payload)
+    except ValueError:
+        return None
+    return params[0], data
+
+
 def _css_urls(tokens) -> list[str]:
     """Every URL that a CSS token list references."""
     found: list[str] = []
@@ -578,12 +668,18 @@ def _css_urls(tokens) -> list[str]:
     return found
 
 
+def _css_url_allowed(url: str) -> bool:
+    """A CSS ``url()`` may name a local ``#id`` or hold a ``data:`` raster image."""
+    kind = _url_kind(url)
+    if kind == "data_image":
+        decoded = _decode_data_uri(url)
+        return decoded is not None and _raster_mime(decoded[1]) is not None
+    return kind == "local"
+
+
 def _css_safe(tokens) -> str | None:
-    """The first URL in ``tokens`` that is not a local ``#id`` (``data:`` images allowed)."""
-    for url in _css_urls(tokens):
-        if _url_kind(url) not in ("local", "data_image"):
-            return url
-    return None
+    """The first URL in ``tokens`` that is not allowed (see :func:`_css_url_allowed`)."""
+    return next((url for url in _css_urls(tokens) if not _css_url_allowed(url)), None)
 
 
 class _Cleaner:
@@ -650,12 +746,28 @@ class _Cleaner:
     # ---- attributes
     def clean_href(self, element_name: str, value: str) -> str | None:
         kind = _url_kind(value)
-        if kind in ("local", "data_image"):
+        if kind == "local":
             return value.strip()
+        if kind == "external":
+            self.add("external_href", f"<{element_name}> href {_short(value)!r}")
+            return None
+        if element_name in ("use", "tref"):
+            # cairosvg would load the URI as a whole document, outside every <use> limit.
+            self.add("data_href", f"<{element_name}> href to a data: URI removed (only #id is drawn)")
+            return None
         if kind == "data_svg":
             return self.clean_data_svg(value.strip())
-        self.add("external_href", f"<{element_name}> href {_short(value)!r}")
-        return None
+        return self.clean_data_image(element_name, value)
+
+    def clean_data_image(self, element_name: str, uri: str) -> str | None:
+        decoded = _decode_data_uri(uri)
+        mime = None if decoded is None else _raster_mime(decoded[1])
+        if decoded is None or mime is None:
+            declared = uri.strip()[5:].split(",", 1)[0].split(";", 1)[0]
+            self.add("bad_data_image", f"<{element_name}> {_short(declared, 40)} data that is not a "
+                     "PNG, JPEG, GIF or WebP image removed")
+            return None
+        return f"data:{mime};base64," + base64.b64encode(decoded[1]).decode("ascii")
 
     def clean_data_svg(self, uri: str) -> str | None:
         if self.nesting >= LIMITS.max_nested_svg_images:
@@ -672,7 +784,9 @@ class _Cleaner:
             return None
         inner = _sanitize(raw, strict=False, nesting=self.nesting + 1)
         for finding in inner.findings:
-            self.add(finding.code, f"in embedded SVG image: {finding.detail}", finding.severity)
+            # A rejected image is only removed: the outer SVG is still drawn.
+            severity: Severity = "removed" if finding.severity == "rejected" else finding.severity
+            self.add(finding.code, f"in embedded SVG image: {finding.detail}", severity)
         if inner.svg is None:
             self.add("nested_svg_image", f"embedded SVG image rejected: {inner.reason}")
             return None
@@ -693,6 +807,11 @@ class _Cleaner:
                 else:
                     dst.set(f"{{{XLINK_NS}}}href" if ns else "href", cleaned)
                 continue
+            if ns == XML_NS and local not in ("space", "lang"):
+                # xml:base would resolve relative references against any URL.
+                self.add("xml_base" if local == "base" else "xml_attribute",
+                         f"<{name}> xml:{_short(local, 20)}={_short(value)!r} removed")
+                continue
             if ns == XLINK_NS or ns == XML_NS:
                 dst.set(qname, value)
                 continue
@@ -708,7 +827,7 @@ class _Cleaner:
                 bad = _css_safe(tinycss2.parse_component_value_list(value))
                 if bad is None:
                     bad = next((m.group(2) for m in _URL_FUNC.finditer(value)
-                                if _url_kind(m.group(2)) not in ("local", "data_image")), None)
+                                if not _css_url_allowed(m.group(2))), None)
                 if bad is not None:
                     self.add("external_url", f"<{name}> {attr}={_short(value)!r}")
                     continue
@@ -961,28 +1080,42 @@ def _root_attrs(svg: str) -> dict[str, str]:
     return {name.lower(): value for name, value in _parse_attrs(inner.rstrip("/"))}
 
 
+def _usable(w: float, h: float) -> bool:
+    return math.isfinite(w) and math.isfinite(h) and w > 0 and h > 0
+
+
 def _natural_size(svg: str) -> tuple[float, float, str]:
-    """Unclamped size and where it came from: "size", "viewBox" or "default"."""
+    """Unclamped size and where it came from: "size", "viewBox" or "default".
+
+    Always finite and positive: a size that overflows (``width="1e300"`` with an extreme
+    ``viewBox`` aspect ratio) falls back to the next source, finally the default canvas.
+    """
     attrs = _root_attrs(svg)
     w, h = _length(attrs.get("width")), _length(attrs.get("height"))
     vb = _viewbox(attrs.get("viewbox"))
-    if w and h:
-        return w, h, "size"
-    if vb and w:
-        return w, w * vb[1] / vb[0], "size"
-    if vb and h:
-        return h * vb[0] / vb[1], h, "size"
-    if vb:
-        return vb[0], vb[1], "viewBox"
     dw, dh = LIMITS.default_canvas
+    candidates: list[tuple[float, float, str]] = []
+    if w and h:
+        candidates.append((w, h, "size"))
+    if vb and w:
+        candidates.append((w, w * vb[1] / vb[0], "size"))
+    if vb and h:
+        candidates.append((h * vb[0] / vb[1], h, "size"))
+    if vb:
+        candidates.append((vb[0], vb[1], "viewBox"))
     if w:
-        return w, dh, "size"
+        candidates.append((w, dh, "size"))
     if h:
-        return dw, h, "size"
+        candidates.append((dw, h, "size"))
+    for cw, ch, source in candidates:
+        if _usable(cw, ch):
+            return cw, ch, source
     return dw, dh, "default"
 
 
 def _clamp(w: float, h: float, max_side: int) -> tuple[int, int]:
+    if not _usable(w, h):
+        w, h = LIMITS.default_canvas
     scale = min(1.0, max_side / max(w, h))
     return max(1, min(max_side, round(w * scale))), max(1, min(max_side, round(h * scale)))
 
@@ -992,8 +1125,10 @@ def canvas_size(svg: str, *, max_side: int = LIMITS.max_side) -> tuple[int, int]
 
     Taken from the root's ``width``/``height`` (absolute units converted at 96 dpi; a missing
     side follows the ``viewBox`` aspect ratio), otherwise from the ``viewBox``, otherwise
-    ``LIMITS.default_canvas`` (800x600, as upstream). Percentages count as missing. The long
-    side is clamped to ``max_side`` keeping the aspect ratio; each side is at least 1.
+    ``LIMITS.default_canvas`` (800x600, as upstream). Percentages count as missing, and so
+    does a size that is not a finite positive number once computed (it overflowed). The long
+    side is clamped to ``max_side`` keeping the aspect ratio; each side is at least 1. It
+    never raises for any ``svg`` string.
 
     Args:
         svg: SVG text (raw or sanitised; only the root start tag is read).

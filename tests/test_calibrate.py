@@ -74,11 +74,38 @@ def test_calibrate_scripted_judge_exact_figures():
     assert "accuracy 0.500" in report.summary() and report.rows()[0]["n"] == 6
 
 
+class BrokenJudge(ScriptedJudge):
+    """Raises (a judge bug, not an invalid verdict) on requirements containing 'BOOM'."""
+
+    async def _evaluate(self, png, svg, requirements, prompt):
+        if any("BOOM" in r for r in requirements):
+            raise RuntimeError("judge bug")
+        return await super()._evaluate(png, svg, requirements, prompt)
+
+
+def test_an_exception_on_one_example_becomes_its_failure_entry():
+    records = [
+        {"example_id": "ok", "category": "scene", "response": SVG, "requirements": ["red YES", "blue NO"],
+         "labels": [True, False]},
+        {"example_id": "bad", "category": "scene", "response": SVG, "requirements": ["BOOM YES"],
+         "labels": [True]},
+    ]
+    report = calibrate(BrokenJudge(), records, concurrency=1)
+    assert report.failures == (("bad", "error: RuntimeError: judge bug"),)
+    assert report.overall.n == 2 and report.accuracy == 1.0  # the other example still counts
+    scores = {e.example_id: e for e in report.examples}
+    assert scores["bad"].valid is False and scores["bad"].predicted == 0
+    assert report.score_mae == 0  # invalid answers are left out
+    assert report.usage.verdicts == 1
+
+
 def test_calibrate_rejects_bad_records():
     with pytest.raises(ValueError, match="no labelled examples"):
         calibrate(ScriptedJudge(), [])
     with pytest.raises(ValueError, match="has no 'labels'"):
         calibrate(ScriptedJudge(), [{"requirements": ["x"], "response": "y"}])
+    with pytest.raises(ValueError, match="has no requirements"):
+        calibrate(ScriptedJudge(), [{"requirements": [], "response": "y", "labels": []}])
     with pytest.raises(ValueError, match="one label per requirement"):
         LabelledExample.coerce({"requirements": ["x", "y"], "response": "", "labels": [True]})
 

@@ -1,6 +1,8 @@
 """svgkit.generate against a real chat-completions server on 127.0.0.1 (tests/chat_server.py)."""
 
+import _thread
 import asyncio
+import itertools
 import json
 import logging
 import threading
@@ -346,23 +348,31 @@ def test_sync_generate_works_inside_a_running_event_loop(server, tmp_path):
 
 
 def test_interrupting_the_caller_stops_sending(tmp_path):
+    received = itertools.count(1)
+
     def slow(request: RecordedRequest) -> Reply:
+        if next(received) == 3:  # the caller is waiting in generate(): interrupt it now
+            _thread.interrupt_main()
         time.sleep(0.05)
         return echo(request)
 
+    async def notebook_cell() -> None:  # a loop without asyncio's SIGINT handler, as in Jupyter
+        with pytest.raises(KeyboardInterrupt):
+            generate(make_rows(50), model=MODEL, out_path=out, base_url=srv.base_url, api_key=KEY,
+                     settings=LIVE, concurrency=1, **FAST)
+
     out = tmp_path / "g.jsonl"
     with ChatServer(responder=slow) as srv:
-        timer = threading.Timer(0.2, __import__("_thread").interrupt_main)
-        timer.start()
-        with pytest.raises(KeyboardInterrupt):
-            gen_mod._run_in_worker_thread(lambda: agenerate(
-                make_rows(50), model=MODEL, out_path=out, base_url=srv.base_url, api_key=KEY,
-                settings=LIVE, concurrency=1, **FAST))
-        timer.join()
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(notebook_cell())
+        finally:
+            loop.close()
         sent = len(srv.chat_requests)
         time.sleep(0.3)
         assert len(srv.chat_requests) == sent < 50
     assert len(lines(out)) <= sent
+    assert not hasattr(gen_mod, "_run_in_worker_thread")  # one implementation: svgkit._aio.run_sync
 
 
 # --------------------------------------------------------------------------- offline

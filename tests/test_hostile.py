@@ -5,8 +5,10 @@ The whole module must finish in well under 30 s on 2 cores.
 """
 
 import base64
+import gzip
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -147,8 +149,71 @@ def test_the_workers_url_fetcher_refuses_everything_but_data(server, secret_file
     assert _fetch_data_only(server.url("/direct.png"), "image/*") == b""
     assert b"<svg" in _fetch_data_only(server.url("/direct.svg"), "image/svg+xml")
     assert SECRET.encode() not in _fetch_data_only(f"file://{secret_file}", "image/*")
-    assert _fetch_data_only("data:image/png;base64,aGVsbG8=", "image/*") == b"hello"
+    png = _png_bomb(2)
+    assert _fetch_data_only("data:image/png;base64," + base64.b64encode(png).decode(), "image/*") == png
+    assert _fetch_data_only("data:image/png;base64,aGVsbG8=", "image/*") == b""  # "hello" is no image
     assert server.requests == []
+
+
+def test_the_workers_url_fetcher_never_hands_cairosvg_hidden_svg():
+    # cairosvg draws any image whose bytes contain "<svg" or are gzipped as SVG, whatever the type.
+    inner = f'<svg {NS}><text><text>x</text></text></svg>'.encode()
+    for uri in ("data:image/png;base64," + base64.b64encode(inner).decode(),
+                "data:image/jpeg;base64," + base64.b64encode(b"\xff\xd8\xff" + inner).decode(),
+                "data:image/png;base64," + base64.b64encode(gzip.compress(inner)).decode(),
+                "data:image/svg+xml;base64," + base64.b64encode(gzip.compress(inner)).decode(),
+                "data:image/png," + urllib.parse.quote(inner)):
+        assert _fetch_data_only(uri, "image/*") == b"", uri[:30]
+    # Documents for <use>/<tref> and style sheets are never loaded from data: URIs either.
+    svg_uri = "data:image/svg+xml;base64," + base64.b64encode(inner).decode()
+    assert _fetch_data_only(svg_uri, "image/*") == inner  # an <image> (the sanitiser cleaned it)
+    assert b"<text" not in _fetch_data_only(svg_uri, "image/svg+xml")
+    assert _fetch_data_only("data:text/css,rect{fill:red}", "text/css") == b""
+
+
+def _nested_text_svg(levels: int) -> str:
+    return f'<svg {NS} width="50" height="50">' + "<text>" * levels + "x" + "</text>" * levels + "</svg>"
+
+
+@pytest.mark.parametrize("mime", ["image/png", "image/jpeg", "image/svg", "image/gif"])
+def test_svg_disguised_as_a_raster_data_image_is_not_drawn(mime, server):
+    # Nested <text> is exponential in cairosvg; disguised as a PNG it escaped the sanitiser.
+    started = time.perf_counter()
+    fetch = f'<tspan><image href="{server.url("/in-png")}"/>x</tspan></text>'
+    payload = _nested_text_svg(25).replace("x</text>", fetch, 1).encode()
+    if mime == "image/jpeg":
+        payload = b"\xff\xd8\xff\xe0" + payload
+    uri = f"data:{mime};base64," + base64.b64encode(payload).decode()
+    svg = (f'<svg {NS} width="50" height="50"><rect width="50" height="50" fill="teal"/>'
+           f'<image width="50" height="50" href="{uri}"/></svg>')
+    result = render_png(svg)
+    check(result, server=server, started=started)
+    assert result.ok and "bad_data_image" in {f.code for f in result.findings}
+    assert "data:" not in result.svg
+
+
+def test_use_of_a_data_svg_cannot_escape_the_expansion_limit():
+    started = time.perf_counter()
+    inner = f'<svg {NS} width="10" height="10"><g id="a">' + '<rect width="1" height="1"/>' * 2000 + "</g>" \
+        + '<use href="#a"/>' * 20 + "</svg>"
+    uri = "data:image/svg+xml;base64," + base64.b64encode(inner.encode()).decode()
+    svg = (f'<svg {NS} width="100" height="100"><defs><g id="g"><use href="{uri}#a"/><use href="{uri}"/></g></defs>'
+           + '<use href="#g"/>' * 300 + '<circle r="5"/></svg>')
+    result = render_png(svg)
+    check(result, started=started)
+    assert result.ok and "data_href" in {f.code for f in result.findings}
+    assert "data:" not in result.svg
+
+
+def test_xml_base_is_not_kept_for_another_consumer(server):
+    started = time.perf_counter()
+    svg = (f'<svg {NS} width="50" height="50" xml:base="{server.url("/base/")}">'
+           f'<image href="a.png" width="9" height="9"/><image href="#x" width="9" height="9"/>'
+           f'<rect id="x" width="5" height="5"/></svg>')
+    result = render_png(svg)
+    check(result, server=server, started=started)
+    assert result.ok and "xml_base" in {f.code for f in result.findings}
+    assert str(server.port) not in result.svg and "xml:base" not in result.svg
 
 
 def test_use_bomb():

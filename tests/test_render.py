@@ -138,6 +138,7 @@ def test_timeout_kills_the_worker_and_the_next_render_works():
     start = time.perf_counter()
     result = render_png(SLOW, timeout_s=0.05)
     assert not result.ok and result.error.startswith("timed out after 0.05")
+    assert result.failure == "content"
     assert time.perf_counter() - start < 5
     assert render_png(SVG).ok
 
@@ -170,6 +171,7 @@ def test_a_worker_dying_mid_task_fails_only_that_item(monkeypatch):
     failed = [r for r in results if not r.ok]
     assert len(failed) == 1 and failed[0] is results[1]
     assert failed[0].error == "renderer crashed (exit code -9)"
+    assert failed[0].failure == "content"  # it died drawing this SVG (a segfault, the OOM killer)
     assert sum(r.ok for r in results) == 4
     assert pool.size <= 2
 
@@ -184,3 +186,141 @@ def test_progress_bar_does_not_break_rendering(capsys):
     results = render_many([SVG, SVG], workers=2, progress=True)
     assert all(r.ok for r in results)
     assert "rendering" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- review fixes
+NS = 'xmlns="http://www.w3.org/2000/svg"'
+
+
+def test_failure_is_none_when_drawn():
+    assert render_png(SVG).failure is None
+
+
+@pytest.mark.parametrize(
+    "svg, error",
+    [
+        (None, "no svg"),
+        ("hello", "rejected"),
+        (f'<!DOCTYPE svg [<!ENTITY a "b">]><svg {NS}>&a;</svg>', "rejected"),
+        (f'<svg {NS} width="100" height="100"><text y="50" font-size="1e300">Hi</text></svg>',
+         "render error: CairoError"),
+        (f'<svg {NS} width="99" height="99"><pattern id="p" width="9" height="9" patternUnits="userSpaceOnUse">'
+         f'<rect width="9" height="9" fill="url(#p)"/></pattern><rect width="99" height="99" fill="url(#p)"/></svg>',
+         "render error: nesting too deep"),
+    ],
+)
+def test_failures_caused_by_the_svg_are_content_failures(svg, error):
+    result = render_png(svg)
+    assert not result.ok and result.error.startswith(error)
+    assert result.failure == "content"
+
+
+def test_worker_that_cannot_start_is_an_infrastructure_failure(monkeypatch):
+    def no_worker(env):
+        raise render_mod._WorkerDied("render worker failed to start (exit code 1)")
+
+    shutdown_workers()
+    monkeypatch.setattr(render_mod, "_Worker", no_worker)
+    result = render_png(SVG)
+    assert not result.ok and result.error.startswith("renderer unavailable")
+    assert result.failure == "infrastructure"
+
+
+def test_spawn_error_is_an_infrastructure_failure_not_an_exception(monkeypatch):
+    def no_processes(env):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    shutdown_workers()
+    monkeypatch.setattr(render_mod, "_Worker", no_processes)
+    result = render_png(SVG)
+    assert not result.ok and result.failure == "infrastructure"
+
+
+def test_undecodable_reply_is_an_infrastructure_failure(monkeypatch):
+    def garbled(data):
+        raise ValueError("malformed reply")
+
+    monkeypatch.setattr(render_mod, "_decode_reply", garbled)
+    result = render_png(SVG)
+    assert not result.ok and result.error == "renderer sent a malformed reply"
+    assert result.failure == "infrastructure"
+
+
+def test_worker_dead_before_the_task_twice_is_an_infrastructure_failure(monkeypatch):
+    def dead(self, task):
+        raise render_mod._WorkerDied("renderer had exited before the task was sent")
+
+    monkeypatch.setattr(render_mod._Worker, "send", dead)
+    result = render_png(SVG)
+    assert not result.ok and result.failure == "infrastructure"
+
+
+def test_import_error_in_the_worker_is_infrastructure():
+    assert render_mod._exception_failure(ModuleNotFoundError("cairocffi")) == "infrastructure"
+    assert render_mod._exception_failure(ValueError("cannot convert float NaN to integer")) == "content"
+    assert render_mod._exception_failure(OverflowError("x")) == "content"
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc")
+def test_workers_do_not_inherit_api_keys(monkeypatch):
+    shutdown_workers()
+    monkeypatch.setenv("FIREWORKS_API_KEY", "fw-fake-key-for-test")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-fake-key-for-test")
+    monkeypatch.setenv("SOME_OTHER_TOKEN", "tok-fake")
+    monkeypatch.setenv("LC_PAPER", "C")
+    try:
+        assert render_png(SVG).ok
+        pool = render_mod._pool()
+        assert pool.idle
+        for worker in pool.idle:
+            with open(f"/proc/{worker.process.pid}/environ", "rb") as fh:
+                env = dict(item.split(b"=", 1) for item in fh.read().split(b"\0") if b"=" in item)
+            assert not any(b"fake" in value for value in env.values()), sorted(env)
+            assert b"FIREWORKS_API_KEY" not in env and b"OPENAI_API_KEY" not in env
+            assert env.get(b"LC_PAPER") == b"C" and b"PYTHONPATH" in env
+    finally:
+        shutdown_workers()  # the next test starts workers from a clean environment again
+
+
+def test_worker_env_is_an_allow_list():
+    env = render_mod._worker_env({"PATH": "/bin", "HOME": "/h", "LC_ALL": "C", "OPENAI_API_KEY": "k",
+                                  "AWS_SECRET_ACCESS_KEY": "s", "HF_TOKEN": "t"})
+    assert env == {"PATH": "/bin", "HOME": "/h", "LC_ALL": "C"}
+
+
+def test_overflowing_size_does_not_crash_the_worker():
+    # width * viewBox ratio overflowed to inf: "ValueError: cannot convert float NaN to integer".
+    result = render_png(f'<svg {NS} width="1e300" viewBox="0 0 1e-300 1e300"><rect width="5" height="5"/></svg>')
+    assert "NaN" not in (result.error or "") and "ValueError" not in (result.error or "")
+    assert result.ok or result.failure == "content"  # cairo itself refuses a 1e300 scale: fair
+    result = render_png(f'<svg {NS} width="1e30" height="1e30"><rect width="1e30" height="1e30" fill="red"/></svg>')
+    assert result.ok and (result.width, result.height) == (1024, 1024)
+    assert "1e+30x1e+30 scaled to 1024x1024" in {f.detail for f in result.findings}
+
+
+def test_svg_with_a_rejected_embedded_image_is_drawn_and_not_rejected():
+    import base64
+
+    bad = f'<!DOCTYPE svg [<!ENTITY x "y">]><svg {NS}/>'.encode()
+    svg = (f'<svg {NS} width="50" height="50"><rect width="50" height="50" fill="red"/>'
+           f'<image width="9" height="9" href="data:image/svg+xml;base64,{base64.b64encode(bad).decode()}"/></svg>')
+    result = render_png(svg)
+    assert result.ok and not result.rejected and result.failure is None
+    assert tuple(pixels(result)[25, 25]) == (255, 0, 0)
+
+
+def test_embedded_svg_with_use_and_a_raster_image_still_draws():
+    # The worker's fetcher now only hands over checked data: images; nesting must keep working.
+    import base64
+
+    image = Image.new("RGB", (4, 4), (0, 0, 255))
+    raw = io.BytesIO()
+    image.save(raw, "PNG")
+    png = "data:image/png;base64," + base64.b64encode(raw.getvalue()).decode()
+    inner = (f'<svg {NS} viewBox="0 0 10 10"><defs><rect id="r" width="10" height="5" fill="lime"/></defs>'
+             f'<use href="#r"/><image href="{png}" y="5" width="10" height="5" preserveAspectRatio="none"/></svg>')
+    uri = "data:image/svg+xml;base64," + base64.b64encode(inner.encode()).decode()
+    result = render_png(f'<svg {NS} width="20" height="20"><image href="{uri}" width="20" height="20"/></svg>')
+    assert result.findings == ()
+    img = pixels(result)
+    assert tuple(img[3, 10]) == (0, 255, 0) and tuple(img[15, 10]) == (0, 0, 255)

@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from dataclasses import dataclass
 
 import pytest
 from chat_server import ChatServer, Reply
@@ -126,6 +127,40 @@ def test_render_failure_is_invalid(monkeypatch):
     assert res.metrics["format_rendered"].score == 0
 
 
+@dataclass(frozen=True)
+class StubRender:
+    """A failed render that says whose fault it was (``RenderResult.failure``), stand-alone so the
+    test does not depend on which version of svgkit.render is installed."""
+
+    failure: str | None
+    error: str = "render error: nesting too deep for the renderer"
+    ok: bool = False
+    png: bytes | None = None
+    width: int = 0
+    height: int = 0
+    duration_s: float = 0.4
+    findings: tuple = ()
+    svg: str | None = None
+
+
+def test_render_failure_caused_by_the_svg_is_a_valid_zero(monkeypatch):
+    monkeypatch.setattr(reward, "render_png", lambda svg, **kw: StubRender("content"))
+    res = score_response(answer(GOOD_SVG), REQS)
+    assert res.score == 0 and res.is_score_valid is True  # the policy is penalised for it
+    assert "because of the SVG" in res.reason and "nesting too deep" in res.reason
+    assert res.metrics["format_rendered"].score == 0
+    assert res.metrics["format_rendered"].data["failure"] == "content"
+
+
+@pytest.mark.parametrize("failure", ["infrastructure", None])
+def test_render_failure_of_the_renderer_is_invalid(monkeypatch, failure):
+    stub = StubRender(failure, error="renderer unavailable: worker died before the task")
+    monkeypatch.setattr(reward, "render_png", lambda svg, **kw: stub)
+    res = score_response(answer(GOOD_SVG), REQS)
+    assert res.score == 0 and res.is_score_valid is False and "worker died" in res.reason
+    assert res.metrics["format_rendered"].data["failure"] == "infrastructure"
+
+
 def test_judge_failure_is_invalid(server, key):
     server.push(Reply.status(400, "bad image"))
     res = score_response(answer(GOOD_SVG), REQS, judge=vision(server, key))
@@ -166,6 +201,22 @@ def test_text_only_with_count_only_judge_takes_written_off_the_count(server, key
     res = score_response(answer(TEXT_ONLY), REQS, judge=vision(server, key, mode="upstream"))
     assert res.score == pytest.approx((4 - len(res.metrics["hack_text_only"].data["written"])) / 4)
     assert res.score <= 0.5
+
+
+def test_count_only_judge_that_left_out_the_written_requirement_is_not_penalised_twice(server, key):
+    reqs = ["A red circle is drawn", "A blue square is drawn", "A tall green tree stands beside the house"]
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" width="200" height="100">'
+           '<circle cx="30" cy="30" r="20" fill="red"/><rect x="60" y="10" width="40" height="40" fill="blue"/>'
+           '<text x="5" y="90">A tall green tree stands beside the house</text></svg>')
+    # the strict judge counted the circle and the square, not the tree that is only written out
+    server.push(Reply.completion({"reasoning": "circle and square; the tree is only text",
+                                  "number_of_fulfilled_requirements": 2}))
+    res = score_response(answer(svg), reqs, judge=vision(server, key, mode="upstream"))
+    assert res.metrics["hack_text_only"].data["written"] == [2]
+    assert res.score == pytest.approx(2 / 3) and res.is_score_valid
+    # a gullible count that includes the written one still loses it: at most 2 can be drawn
+    server.push(Reply.completion({"reasoning": "all three", "number_of_fulfilled_requirements": 3}))
+    assert score_response(answer(svg), reqs, judge=vision(server, key, mode="upstream")).score == pytest.approx(2 / 3)
 
 
 def test_prompt_written_out_is_flagged():

@@ -1,6 +1,11 @@
 """Extraction, sanitising and canvas size (svgkit.svg), run in-process."""
 
+import base64
+import gzip
 import io
+import random
+import re
+import urllib.parse
 
 import cairosvg
 import numpy as np
@@ -148,8 +153,6 @@ def test_local_references_and_data_images_are_kept():
 
 
 def test_embedded_svg_image_is_sanitised_too():
-    import base64
-
     inner = '<svg xmlns="http://www.w3.org/2000/svg"><script>x()</script><rect width="1" height="1"/></svg>'
     uri = "data:image/svg+xml;base64," + base64.b64encode(inner.encode()).decode()
     result = sanitize_svg(f'<svg xmlns="http://www.w3.org/2000/svg"><image href="{uri}"/></svg>')
@@ -315,3 +318,179 @@ def test_text_nested_in_text_is_removed():
     result = sanitize_svg('<svg><text x="1">a<text x="2">b</text>c</text></svg>')
     assert "nested_text" in codes(result)
     assert result.svg.count("<text") == 1 and ">ac</text>" in result.svg
+
+
+# --------------------------------------------------------------------------- review fixes
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _raster(fmt: str) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4), (0, 128, 255)).save(out, fmt)
+    return out.getvalue()
+
+
+_INNER_SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="5" height="5"><text><text>x</text></text></svg>'
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "data:image/png;base64," + _b64(_INNER_SVG),
+        "data:image/jpeg;base64," + _b64(b"\xff\xd8\xff\xe0" + _INNER_SVG),  # JPEG magic, SVG inside
+        "data:image/gif;base64," + _b64(b"GIF89a" + _INNER_SVG.upper()),
+        "data:image/png;base64," + _b64(gzip.compress(_INNER_SVG)),  # svgz
+        "data:image/svg;base64," + _b64(_INNER_SVG),  # not image/svg+xml: was passed through
+        "data:image/png," + urllib.parse.quote(_INNER_SVG),
+        "DATA:image/png;base64," + _b64(_INNER_SVG),
+        "data:image/png;base64,not base64 at all!",
+        "data:image/bmp;base64," + _b64(b"BM" + b"\x00" * 60),  # decodable, but not an allowed type
+    ],
+)
+def test_data_image_that_is_not_a_raster_image_is_removed(uri):
+    # cairosvg draws any image whose bytes contain "<svg" (or are gzipped) as SVG, unsanitised.
+    result = sanitize_svg(f'<svg xmlns="{SVG_NS}" width="9" height="9"><image href="{uri}" width="5" '
+                          f'height="5"/><rect width="1" height="1"/></svg>')
+    assert not result.rejected
+    assert "bad_data_image" in codes(result)
+    assert "<image" not in result.svg and "data:" not in result.svg.lower()
+    assert "<rect" in result.svg
+
+
+@pytest.mark.parametrize("fmt, mime", [("PNG", "image/png"), ("JPEG", "image/jpeg"), ("GIF", "image/gif"),
+                                        ("WEBP", "image/webp")])
+def test_raster_data_images_are_kept_and_re_encoded(fmt, mime):
+    data = _raster(fmt)
+    wrapped = _b64(data)
+    wrapped = "\n".join(wrapped[i: i + 20] for i in range(0, len(wrapped), 20))  # MIME-style line breaks
+    result = sanitize_svg(f'<svg xmlns="{SVG_NS}" width="9" height="9">'
+                          f'<image href="data:image/png;base64,{wrapped}" width="4" height="4"/></svg>')
+    assert result.findings == ()
+    assert f'href="data:{mime};base64,{_b64(data)}"' in result.svg
+    drawn = Image.open(io.BytesIO(cairosvg.svg2png(bytestring=result.svg.encode()))).convert("RGBA")
+    assert np.abs(np.asarray(drawn)[2, 2].astype(int) - (0, 128, 255, 255)).max() <= 8
+
+
+def test_css_url_holding_svg_bytes_as_a_png_is_removed():
+    uri = "data:image/png;base64," + _b64(_INNER_SVG)
+    result = sanitize_svg(f'<svg xmlns="{SVG_NS}"><rect width="5" height="5" fill="url({uri})" '
+                          f'style="stroke:url({uri})"/></svg>')
+    assert {"external_url", "css_external_url"} <= codes(result)
+    assert "data:" not in result.svg
+
+
+@pytest.mark.parametrize("element", ["use", "tref"])
+def test_data_targets_of_use_and_tref_are_removed(element):
+    inner = (f'<svg xmlns="{SVG_NS}"><g id="a">' + '<rect width="1" height="1"/>' * 100 + "</g>"
+             + '<use href="#a"/>' * 100 + "</svg>")
+    uri = "data:image/svg+xml;base64," + _b64(inner.encode())
+    body = f'<use href="{uri}#a"/>' if element == "use" else f'<text><tref href="{uri}"/></text>'
+    result = sanitize_svg(f'<svg xmlns="{SVG_NS}" width="9" height="9">{body}<circle r="2"/></svg>')
+    assert not result.rejected and "data_href" in codes(result)
+    assert f"<{element}" not in result.svg and "data:" not in result.svg
+
+
+def test_local_use_still_counts_its_expansion():
+    uses = '<use href="#a"/>' * 30
+    svg = f'<svg xmlns="{SVG_NS}"><defs><g id="a">' + "<rect/>" * 2000 + f"</g></defs>{uses}</svg>"
+    assert "use_expansion" in codes(sanitize_svg(svg))
+
+
+def test_rejected_embedded_svg_only_removes_that_image():
+    bad = b'<!DOCTYPE svg [<!ENTITY x "y">]><svg xmlns="http://www.w3.org/2000/svg"/>'
+    result = sanitize_svg(f'<svg xmlns="{SVG_NS}" width="9" height="9"><rect width="9" height="9"/>'
+                          f'<image href="data:image/svg+xml;base64,{_b64(bad)}" width="5" height="5"/></svg>')
+    assert not result.rejected and result.svg is not None
+    assert all(f.severity != "rejected" for f in result.findings)
+    assert {"entity", "nested_svg_image"} <= {f.code for f in result.removed}
+
+
+def test_xml_base_is_removed_and_xml_space_and_lang_kept():
+    svg = (f'<svg xmlns="{SVG_NS}" width="9" height="9" xml:base="http://example.invalid/base/" xml:lang="en">'
+           '<text xml:space="preserve" xml:base="http://example.invalid/t/" xml:id="t">a  b</text></svg>')
+    result = sanitize_svg(svg)
+    assert "xml_base" in codes(result) and "xml_attribute" in codes(result)
+    assert "example.invalid" not in result.svg and "xml:base" not in result.svg and "xml:id" not in result.svg
+    assert 'xml:space="preserve"' in result.svg and 'xml:lang="en"' in result.svg
+
+
+def test_xml_base_is_removed_from_recovered_svg_too():
+    result = sanitize_svg(f'<svg xmlns="{SVG_NS}" xml:base="http://example.invalid/"><rect & ></svg>')
+    assert result.recovered and "xml_base" in codes(result) and "example.invalid" not in result.svg
+
+
+def _old_strip_think(text: str) -> tuple[str, bool]:
+    """The regex implementation the linear one replaced (quadratic on unclosed tags)."""
+    cleaned = re.sub(r"<think\b[^>]*>.*?</think\s*>", "", text, flags=re.I | re.S)
+    closes = list(re.finditer(r"</think\s*>", cleaned, re.I))
+    if closes:
+        cleaned = cleaned[closes[-1].end():]
+    opened = re.search(r"<think\b[^>]*>", cleaned, re.I)
+    if opened:
+        cleaned = cleaned[: opened.start()]
+    return cleaned, cleaned != text
+
+
+def test_think_stripping_matches_the_regex_definition_on_random_input():
+    from svgkit.svg import _strip_think
+
+    pieces = ["<think>", "</think>", "<think a='>'>", "</think >", "<THINK>", "</Think\n>", "<thinking>",
+              "<think", "</think", ">", "x", " ", "\n", "<svg>", "</svg>", "<", "/"]
+    rng = random.Random(7)
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 14)))
+        assert _strip_think(text) == _old_strip_think(text), repr(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<think>" * 140_000 + SVG,  # was quadratic: 32,000 tags took 17 s
+        "<think a=1" * 90_000 + ">" + SVG,
+        "<think>" + "</think" * 100_000 + SVG,
+        "<think>x</think>" * 40_000 + "<think>" * 40_000 + SVG,
+    ],
+)
+def test_think_stripping_on_pathological_input(text):
+    got = extract_svg(text)
+    assert len(text) <= LIMITS.max_response_chars
+    assert got.svg is None and got.method == "none" and got.think_removed and not got.clipped
+
+
+def test_closed_think_sections_before_the_answer_at_scale():
+    text = "<think>draft <svg></svg></think>" * 20_000 + SVG
+    assert extract_svg(text) == Extraction(SVG, "bare", False, think_removed=True)
+
+
+def test_response_longer_than_the_limit_is_clipped():
+    n = LIMITS.max_response_chars
+    far = "x" * n + "```svg\n" + SVG + "\n```"
+    assert extract_svg(far) == Extraction(None, "none", False, clipped=True)
+    near = "y" * (n - len(SVG) - 10) + SVG + "z" * 100
+    assert extract_svg(near) == Extraction(SVG, "bare", False, clipped=True)
+    across = "y" * (n - 50) + SVG
+    got = extract_svg(across)
+    assert got.method == "truncated" and got.clipped and got.partial == across[n - 50: n]
+    assert extract_svg("y" * (n - len(SVG)) + SVG) == Extraction(SVG, "bare", False)  # exactly at the limit
+
+
+_EXTREMES = ["1e300", "1e-300", "1e308", "1e308in", "1e-320", "0", "-5", "nan", "inf", "1e999", "5", "100%", ""]
+
+
+@pytest.mark.parametrize("vb", ["", "0 0 1e-300 1e300", "0 0 1e300 1e-300", "0 0 1e308 1e308", "0 0 1e-320 5",
+                                "0 0 nan 5", "0 0 inf inf", "0 0 4 3"])
+def test_canvas_size_never_raises_on_extreme_numbers(vb):
+    for w in _EXTREMES:
+        for h in _EXTREMES:
+            attrs = " ".join(f'{k}="{v}"' for k, v in (("width", w), ("height", h), ("viewBox", vb)) if v)
+            cw, ch = canvas_size(f"<svg {attrs}/>")
+            assert 1 <= cw <= LIMITS.max_side and 1 <= ch <= LIMITS.max_side, attrs
+
+
+def test_overflowing_size_falls_back_to_the_viewbox_or_default():
+    # width * viewBox ratio overflows to inf (and inf * 0 to NaN); this used to raise ValueError.
+    assert canvas_size('<svg width="1e300" viewBox="0 0 1e-300 1e300"/>') == (1, 1024)
+    assert canvas_size('<svg width="1e300" viewBox="0 0 1e-300 1e300"/>', max_side=10) == (1, 10)
+    assert canvas_size('<svg height="1e-300" viewBox="0 0 1e-300 1e300"/>') == (1, 1024)
+    assert canvas_size('<svg width="1e-320" height="1e-320"/>') == (1, 1)

@@ -4,12 +4,15 @@ One test per failure path, the request itself, the cache, the concurrency limit,
 accounting, and the upstream compatibility mode proven against upstream's own function.
 """
 
+import _thread
 import asyncio
 import base64
 import importlib.util
+import itertools
 import json
 import logging
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -18,7 +21,7 @@ import pytest
 from chat_server import ChatServer, Reply
 
 from svgkit.config import PRICES, MissingKeyError, get_settings
-from svgkit.judge import JudgeCache, VisionJudge, estimate_cost
+from svgkit.judge import JudgeCache, VisionJudge, token_cost
 from svgkit.render import render_png
 
 REQS = ["A red circle is in the centre.", "A blue square is in the top-left corner.", "The sky is green."]
@@ -99,7 +102,7 @@ def test_model_and_base_url_configurable(server, key, png):
     v = VisionJudge(settings=settings, cache=None).judge(png, REQS)
     assert server.chat_requests[0].json["model"] == "accounts/fireworks/models/some-vl"
     assert v.cost_usd is None  # no price in config: unknown, not zero
-    assert estimate_cost("gpt-4.1", 1_000_000, 0) == PRICES["gpt-4.1"][0]
+    assert token_cost("gpt-4.1", 1_000_000, 0) == PRICES["gpt-4.1"][0]
 
 
 def test_missing_key_is_a_clear_error(server):
@@ -159,6 +162,26 @@ def test_upstream_mode_missing_count_is_invalid(server, key, png):
     server.push(Reply.completion({"reasoning": "hmm"}))
     v = make(server, key, mode="upstream").judge(png, REQS)
     assert not v.valid and "number_of_fulfilled_requirements" in v.error and v.score == 0
+
+
+@pytest.mark.parametrize("count", ["NaN", "Infinity", "-Infinity", "1e999", '"2"', "null", "[2]", "2.5", "true"])
+def test_upstream_mode_unusable_count_is_an_invalid_paid_verdict(server, key, png, count):
+    # json.loads reads NaN, Infinity and 1e999 (inf) as floats: they must not raise out of ajudge
+    server.push(Reply.completion(f'{{"reasoning": "x", "number_of_fulfilled_requirements": {count}}}',
+                                 prompt_tokens=700, completion_tokens=30))
+    judge = make(server, key, mode="upstream", max_retries=0)
+    v = judge.judge(png, REQS)
+    assert not v.valid and "number_of_fulfilled_requirements" in v.error and v.score == 0
+    assert (v.input_tokens, v.output_tokens, v.attempts) == (700, 30, 1)
+    u = judge.usage
+    assert (u.calls, u.failures, u.input_tokens, u.output_tokens) == (1, 1, 700, 30)
+    assert u.cost_usd == pytest.approx(token_cost("gpt-4.1", 700, 30))
+
+
+def test_upstream_mode_accepts_an_integral_float_count(server, key, png):
+    server.push(Reply.completion('{"reasoning": "x", "number_of_fulfilled_requirements": 2.0}'))
+    v = make(server, key, mode="upstream").judge(png, REQS)
+    assert v.valid and v.fulfilled == 2
 
 
 # ------------------------------------------------------------------ retries and failures
@@ -301,7 +324,7 @@ def test_usage_totals(server, key, png, tmp_path):
     judge.judge(png, REQS)
     u = judge.usage
     assert (u.verdicts, u.calls, u.cache_hits, u.input_tokens, u.output_tokens) == (2, 1, 1, 100, 10)
-    assert u.cost_usd == pytest.approx(estimate_cost("gpt-4.1", 100, 10))
+    assert u.cost_usd == pytest.approx(token_cost("gpt-4.1", 100, 10))
 
 
 def test_default_cache_location_is_overridable(monkeypatch, tmp_path):
@@ -320,6 +343,34 @@ def test_sync_call_works_inside_a_running_loop(server, key, png):
         return judge.judge(png, REQS)
 
     assert asyncio.run(notebook_cell()).fulfilled == 3
+
+
+def test_interrupting_a_sync_call_in_a_running_loop_stops_paid_calls(key, png):
+    """Jupyter's stop button: KeyboardInterrupt in the caller cancels the judging, no more calls go out."""
+    received = itertools.count(1)
+
+    def slow(request):
+        if next(received) == 2:  # the caller is waiting in judge_many: interrupt it now
+            _thread.interrupt_main()
+        time.sleep(0.2)
+        return Reply.completion(_verdicts(True, True, True))
+
+    with ChatServer(responder=slow) as srv:
+        judge = make(srv, key, concurrency=1)
+
+        async def notebook_cell():  # a loop without asyncio's SIGINT handler, as in Jupyter
+            with pytest.raises(KeyboardInterrupt):
+                judge.judge_many([(png, REQS)] * 20)
+
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(notebook_cell())
+        finally:
+            loop.close()
+        sent = len(srv.chat_requests)
+        time.sleep(1.0)  # long enough for several more calls if the work were still running
+        assert len(srv.chat_requests) == sent <= 3
+    assert not any(t.name == "svgkit-run-sync" and t.is_alive() for t in threading.enumerate())
 
 
 # ------------------------------------------------------------------ the key never leaks
