@@ -188,6 +188,10 @@ class EvaluationConfig:
     retry_max_delay_s: float = 30.0
     #: Input tokens of one formatted SVGBench-style prompt (requirements and example included).
     est_prompt_tokens: float = 250.0
+    #: Whether a render that fails because of the SVG itself (cairo error, nesting too deep, a
+    #: timeout) is a *valid* 0 that penalises the policy. Default ``False``, as upstream: every
+    #: render failure is an invalid score (a timeout on a busy machine is not the answer's fault).
+    content_render_failure_valid: bool = False
     #: Rough size of a response, for cost estimates before anything is spent.
     est_completion_tokens: int = 1500
     #: Rough image + prompt input of one judge call.

@@ -13,7 +13,7 @@ what happened                                   score    ``is_score_valid``
 no SVG in the answer (or a truncated one)       0        True
 SVG rejected by the sanitiser (unsafe/invalid)  0        True
 blank or near-uniform picture (judge not asked) 0        True
-render failed, the SVG's fault (see below)      0        True
+render failed, the SVG's fault (see below)      0        **False** (True if opted in)
 render failed, the renderer's fault             0        **False**
 judge failed (unreachable, refused, garbage)    0        **False**
 judged                                          f / t    True
@@ -23,11 +23,13 @@ Hack guards: requirements written out as ``<text>`` instead of drawn are counted
 fulfilled (``hack_text_only``); a blank picture scores 0 without a judge call
 (``hack_blank``); a tiny drawing on an empty canvas is flagged (``hack_tiny_drawing``).
 
-Render failures: an SVG that crashes or hangs the renderer (nesting too deep, a cairo error,
-absurd numbers, out of memory, a timeout; ``RenderResult.failure == "content"``) is the
-policy's fault and scores a valid 0, so RFT learns to avoid it. Only a failure of the rendering
-machinery itself (renderer unavailable, worker died before the task; ``"infrastructure"``, or a
-failed render that does not say which) makes the score invalid.
+Render failures score 0 with ``is_score_valid=False`` and the reason, as upstream. The reason
+and the ``format_rendered`` metric say whose fault it was: the SVG's (nesting too deep, a cairo
+error, absurd numbers, out of memory, a timeout; ``RenderResult.failure == "content"``) or the
+rendering machinery's (renderer unavailable, worker died before the task; ``"infrastructure"``).
+With ``content_failure_valid=True`` (default ``EVALUATION.content_render_failure_valid``) an
+SVG-caused failure is a *valid* 0 instead, so RFT penalises answers that crash or hang the
+renderer; leave it off where a timeout may come from a loaded machine rather than the SVG.
 
 This module deliberately avoids ``from __future__ import annotations``: Eval Protocol
 inspects evaluator signatures at run time.
@@ -43,7 +45,7 @@ from typing import Any
 from eval_protocol.models import EvaluateResult, MetricResult
 
 from ._aio import run_sync
-from .config import Settings
+from .config import EVALUATION, Settings
 from .judge import Judge, Verdict, default_judge, ink_stats, svg_texts, written_requirements
 from .render import RenderResult, render_png
 from .svg import extract_svg
@@ -117,6 +119,7 @@ async def ascore_response(
     prompt: str | None = None,
     strict: bool = False,
     settings: Settings | None = None,
+    content_failure_valid: bool = EVALUATION.content_render_failure_valid,
 ) -> EvaluateResult:
     """Score one model answer against its requirements (async; see :func:`score_response`)."""
     reqs = [str(r) for r in requirements]
@@ -138,10 +141,10 @@ async def ascore_response(
     if not render.ok or not render.png:
         if rejected:
             return _result(0.0, f"SVG rejected: {render.error or rejected[0].detail}", metrics)
-        if _render_failure(render) == "content":  # the SVG crashed or hung the renderer: the policy's fault
-            return _result(0.0, f"render failed because of the SVG: {render.error}", metrics)
-        return _result(0.0, f"render failed (not held against the answer): {render.error}", metrics,
-                       valid=False)
+        if _render_failure(render) == "content":  # the SVG crashed or hung the renderer
+            return _result(0.0, f"render failed because of the SVG: {render.error}", metrics,
+                           valid=content_failure_valid)
+        return _result(0.0, f"render failed (not the answer's fault): {render.error}", metrics, valid=False)
 
     ink = await asyncio.to_thread(ink_stats, render.png)
     metrics["hack_blank"] = _m(1.0 if ink.blank else 0.0, f"{ink.ink_share:.2%} of the canvas drawn",
@@ -204,6 +207,7 @@ def score_response(
     prompt: str | None = None,
     strict: bool = False,
     settings: Settings | None = None,
+    content_failure_valid: bool = EVALUATION.content_render_failure_valid,
 ) -> EvaluateResult:
     """Score one model answer against its requirements.
 
@@ -215,6 +219,8 @@ def score_response(
         prompt: The task prompt (lets the text-only guard spot a prompt written out).
         strict: Parse the SVG strictly instead of recovering malformed XML like a browser.
         settings: Mode and keys (default: from the environment).
+        content_failure_valid: Score a render failure caused by the SVG itself as a valid 0
+            (penalising the policy) instead of an invalid score.
 
     Returns:
         An ``EvaluateResult`` whose score is ``fulfilled / total`` and whose metrics hold
@@ -224,4 +230,4 @@ def score_response(
         ValueError: ``requirements`` is empty.
     """
     return run_sync(ascore_response(text, requirements, judge=judge, prompt=prompt, strict=strict,
-                                    settings=settings))
+                                    settings=settings, content_failure_valid=content_failure_valid))

@@ -143,13 +143,18 @@ class StubRender:
     svg: str | None = None
 
 
-def test_render_failure_caused_by_the_svg_is_a_valid_zero(monkeypatch):
+def test_render_failure_caused_by_the_svg_is_invalid_unless_opted_in(monkeypatch):
     monkeypatch.setattr(reward, "render_png", lambda svg, **kw: StubRender("content"))
     res = score_response(answer(GOOD_SVG), REQS)
-    assert res.score == 0 and res.is_score_valid is True  # the policy is penalised for it
+    assert res.score == 0 and res.is_score_valid is False  # as upstream: any render failure is invalid
     assert "because of the SVG" in res.reason and "nesting too deep" in res.reason
     assert res.metrics["format_rendered"].score == 0
     assert res.metrics["format_rendered"].data["failure"] == "content"
+    penalised = score_response(answer(GOOD_SVG), REQS, content_failure_valid=True)
+    assert penalised.score == 0 and penalised.is_score_valid is True  # opted in: the policy is penalised
+    infra = StubRender("infrastructure", error="renderer unavailable")
+    monkeypatch.setattr(reward, "render_png", lambda svg, **kw: infra)
+    assert score_response(answer(GOOD_SVG), REQS, content_failure_valid=True).is_score_valid is False
 
 
 @pytest.mark.parametrize("failure", ["infrastructure", None])
