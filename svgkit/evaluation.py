@@ -138,8 +138,16 @@ async def ascore_row(row: EvaluationRow, *, judge: Judge | None = None,
     content = answers[-1].content
     if not isinstance(content, str):  # multi-part content: keep the text parts
         content = "".join(getattr(p, "text", "") or "" for p in (content or []))
-    return await ascore_response(content, requirements, judge=judge, prompt=info.get("original_prompt"),
-                                 settings=settings)
+    return await _safe_score(content, requirements, judge=judge, prompt=info.get("original_prompt"),
+                             settings=settings)
+
+
+async def _safe_score(text: str, requirements: Sequence[str], **kwargs: Any) -> EvaluateResult:
+    """The reward, with any unexpected error turned into an invalid score instead of a lost row."""
+    try:
+        return await ascore_response(text, requirements, **kwargs)
+    except Exception as exc:
+        return _failed(f"scoring failed: {type(exc).__name__}: {exc}")
 
 
 # --------------------------------------------------------------------------- scoring in notebooks
@@ -237,11 +245,8 @@ def score_generations(generations: Sequence[Generation], rows: Sequence[Any], *,
             if gen.response is None:
                 result = _failed(f"generation failed: {gen.error or 'no response'}")
             else:
-                try:
-                    result = await ascore_response(gen.response, reqs, judge=judge,
-                                                   prompt=info.get("original_prompt"))
-                except Exception as exc:  # one bad item must not lose the batch's (paid) results
-                    result = _failed(f"scoring failed: {type(exc).__name__}: {exc}")
+                # one bad item must not lose the batch's (paid) results
+                result = await _safe_score(gen.response, reqs, judge=judge, prompt=info.get("original_prompt"))
         bar.update(1)
         labels = tuple(info["labels"]) if "labels" in info else None
         return ScoredAnswer(gen.row_id, gen.sample_index, info.get("original_prompt", ""), reqs, gen.response,

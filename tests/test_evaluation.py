@@ -170,3 +170,12 @@ def test_one_failing_item_does_not_lose_the_batch():
     by_id = {s.row_id: s for s in scored}
     assert by_id["sc01-a"].result.is_score_valid is False and "judge exploded" in by_id["sc01-a"].result.reason
     assert by_id["sc02-a"].result.is_score_valid is not False and by_id["sc02-a"].score > 0
+
+
+def test_a_scoring_error_in_the_evaluator_is_an_invalid_score_not_a_lost_row():
+    class Broken(RuleJudge):
+        async def ajudge(self, image, requirements, **kw):
+            raise RuntimeError("judge exploded")
+
+    result = asyncio.run(evaluation.ascore_row(_row(SVG_OK, status=Status.rollout_finished()), judge=Broken()))
+    assert result.score == 0 and result.is_score_valid is False and "judge exploded" in result.reason
