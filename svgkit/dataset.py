@@ -177,18 +177,19 @@ def _parse_questions(data: bytes) -> tuple[Prompt, ...]:
 def _download(url: str, *, timeout: float, expected_sha256: str, expected_bytes: int | None) -> bytes:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - pinned https URL
-            data = response.read()
+            # never read more than the pinned size (+1 to notice a larger file)
+            data = response.read(expected_bytes + 1) if expected_bytes is not None else response.read()
             declared = response.headers.get("Content-Length")
     except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", None) or type(exc).__name__
         raise DownloadError(f"could not download SVGBench from {url}: {reason}") from exc
-    if declared is not None and int(declared) != len(data):
-        raise DownloadError(f"partial download: got {len(data)} of {declared} bytes from {url}; try again")
     if expected_bytes is not None and len(data) != expected_bytes:
         raise DownloadError(
             f"SVGBench download is {len(data)} bytes, expected {expected_bytes}: "
             "partial or changed file; nothing was cached"
         )
+    if declared is not None and int(declared) != len(data):
+        raise DownloadError(f"partial download: got {len(data)} of {declared} bytes from {url}; try again")
     digest = hashlib.sha256(data).hexdigest()
     if digest != expected_sha256:
         raise DownloadError(
@@ -237,8 +238,9 @@ def load_svgbench(
     except DownloadError as exc:
         if strict:
             raise
-        notice = f"SVGBench not available ({exc}); using the {len(load_bundled_prompts())} bundled prompts instead."
-        return LoadedPrompts(load_bundled_prompts(), "bundled", notice)
+        bundled = load_bundled_prompts()
+        notice = f"SVGBench not available ({exc}); using the {len(bundled)} bundled prompts instead."
+        return LoadedPrompts(bundled, "bundled", notice)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
     with os.fdopen(fd, "wb") as handle:

@@ -166,3 +166,12 @@ def test_example_rows_carry_the_answer_and_labels():
     assert rows[0]["messages"][1]["content"] == examples[0].response
     assert rows[0]["input_metadata"]["row_id"] == examples[0].example_id
     assert rows[0]["input_metadata"]["dataset_info"]["labels"] == list(examples[0].labels)
+
+
+def test_a_larger_file_than_pinned_is_refused_without_reading_it_all(tmp_path):
+    big = FAKE + b" " * 5_000_000
+    with serve(FileServer(body=big)) as server:
+        with pytest.raises(DownloadError, match=f"expected {len(FAKE)}"):
+            load_svgbench(url=server.url(), sha256=hashlib.sha256(FAKE).hexdigest(), expected_bytes=len(FAKE),
+                          cache_dir=tmp_path, timeout=5, strict=True)
+    assert not dataset.svgbench_cache_path(tmp_path).exists()
