@@ -9,7 +9,7 @@ Each step of the tutorial runs *live* only when the keys it needs are present:
 ==============  ==========================  ==========================================
 step            live needs                  offline instead
 ==============  ==========================  ==========================================
-``dataset``     network (no key)            bundled prompts written for this tutorial
+``dataset``     any key (and network)       bundled prompts written for this tutorial
 ``generate``    ``FIREWORKS_API_KEY``       bundled example responses (not model output)
 ``judge``       ``OPENAI_API_KEY``          deterministic rule judge, no network
 ``upload``      ``FIREWORKS_API_KEY``       shows what would be uploaded, uploads nothing
@@ -20,6 +20,10 @@ step            live needs                  offline instead
 makes a step whose key is missing raise :class:`MissingKeyError` instead of quietly
 falling back. A ``.env`` file in the working directory or a parent is read if present
 (values already in the environment win).
+
+The judge's key may also come from ``SVGKIT_JUDGE_API_KEY`` (it wins over ``OPENAI_API_KEY``),
+for a vision judge on another endpoint such as Fireworks (``SVGKIT_JUDGE_BASE_URL``).
+Paid steps also need the notebook's explicit opt-in (:func:`with_spending`).
 
 Keys are held in :class:`Secret`, whose ``repr`` and ``str`` only say whether it is set.
 """
@@ -304,7 +308,9 @@ class Settings:
 
     forced_mode: Mode | None = None
     fireworks_api_key: Secret = field(default_factory=lambda: Secret(None))
-    openai_api_key: Secret = field(default_factory=lambda: Secret(None))
+    #: The vision judge's key: ``SVGKIT_JUDGE_API_KEY`` if set (e.g. a Fireworks key for a judge
+    #: on Fireworks), else ``OPENAI_API_KEY``.
+    judge_api_key: Secret = field(default_factory=lambda: Secret(None))
     fireworks_account_id: str | None = None
     judge_model: str = MODELS.judge
     judge_base_url: str = MODELS.openai_base_url
@@ -319,7 +325,7 @@ class Settings:
         if name == "FIREWORKS_API_KEY":
             return self.fireworks_api_key
         if name == "OPENAI_API_KEY":
-            return self.openai_api_key
+            return self.judge_api_key
         return Secret("not-needed")
 
     def mode(self, step: Step) -> Mode:
@@ -342,7 +348,7 @@ class Settings:
             )
         if step == "dataset":
             return "live" if (self.forced_mode == "live" or bool(self.fireworks_api_key)
-                              or bool(self.openai_api_key)) else "offline"
+                              or bool(self.judge_api_key)) else "offline"
         return "live" if has_key else "offline"
 
 
@@ -368,7 +374,7 @@ def get_settings(env: dict[str, str] | None = None, *, read_dotenv: bool = True)
     return Settings(
         forced_mode=forced,  # type: ignore[arg-type]
         fireworks_api_key=Secret(values.get("FIREWORKS_API_KEY")),
-        openai_api_key=Secret(values.get("OPENAI_API_KEY")),
+        judge_api_key=Secret(values.get("SVGKIT_JUDGE_API_KEY") or values.get("OPENAI_API_KEY")),
         fireworks_account_id=values.get("FIREWORKS_ACCOUNT_ID") or None,
         judge_model=values.get("SVGKIT_JUDGE_MODEL") or MODELS.judge,
         judge_base_url=values.get("SVGKIT_JUDGE_BASE_URL") or MODELS.openai_base_url,

@@ -546,17 +546,17 @@ class VisionJudge(Judge):
         settings = settings or get_settings()
         if mode not in ("itemised", "upstream"):
             raise ValueError(f"mode must be 'itemised' or 'upstream', not {mode!r}")
-        if not settings.openai_api_key:
+        if not settings.judge_api_key:
             raise MissingKeyError(
-                "the vision judge needs OPENAI_API_KEY (or the key of the endpoint set in "
-                "SVGKIT_JUDGE_BASE_URL): put it in the environment or .env, or use RuleJudge() offline"
+                "the vision judge needs OPENAI_API_KEY (or SVGKIT_JUDGE_API_KEY, the key of the endpoint "
+                "set in SVGKIT_JUDGE_BASE_URL): put it in the environment or .env, or use RuleJudge() offline"
             )
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.model = model or settings.judge_model
         self.base_url = (base_url or settings.judge_base_url).rstrip("/")
         self.mode = mode
-        self._key = settings.openai_api_key  # a Secret: repr never shows the key
+        self._key = settings.judge_api_key  # a Secret: repr never shows the key
         self.concurrency = concurrency
         self.max_retries = max_retries
         self.retry_base_delay_s = retry_base_delay_s

@@ -40,7 +40,7 @@ def test_dotenv_is_read_and_environment_wins(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SVGKIT_MODE", "offline")
     s = get_settings()
-    assert bool(s.openai_api_key) and s.forced_mode == "offline"
+    assert bool(s.judge_api_key) and s.forced_mode == "offline"
 
 
 def test_output_dir_is_configurable(tmp_path, monkeypatch):
@@ -58,3 +58,11 @@ def test_paid_steps_need_the_spending_opt_in():
     assert "spending is not enabled" in str(mode_banner(settings=guarded))
     allowed = with_spending(True, guarded)
     assert {allowed.mode(step) for step in PAID_STEPS} == {"live"}
+
+
+def test_judge_key_can_come_from_svgkit_judge_api_key():
+    s = get_settings({"SVGKIT_JUDGE_API_KEY": KEY, "SVGKIT_JUDGE_BASE_URL": "https://api.fireworks.ai/inference/v1"},
+                     read_dotenv=False)
+    assert s.mode("judge") == "live" and s.judge_api_key.get() == KEY
+    both = get_settings({"SVGKIT_JUDGE_API_KEY": "judge-key", "OPENAI_API_KEY": KEY}, read_dotenv=False)
+    assert both.judge_api_key.get() == "judge-key"
