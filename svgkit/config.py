@@ -164,7 +164,7 @@ class JudgeConfig:
     #: ... or this share of its content words (hack guard).
     written_word_share: float = 0.85
     #: Rule judge: bumped whenever its rules change (part of its cache key).
-    rule_version: str = "r1"
+    rule_version: str = "r2"
     #: Rule judge: share of the pixels a colour must cover to count as present.
     colour_presence_share: float = 0.0001
     #: Rule judge: share of a region's pixels a colour must cover to count as present there.

@@ -1052,6 +1052,9 @@ class _Spec:
     relative: bool
     size: bool
     residual: tuple[str, ...]
+    bindings: tuple[tuple[str, tuple[str, ...], str], ...] = ()  # (colour, classes, shape group) named together
+    text_colour: tuple[str, tuple[str, ...]] | None = None  # the colour the text is written in
+    no_text: bool = False  # "no text appears anywhere"
 
 
 _GENERIC = frozenset("""text texts label labels labelled labeled labelling read reads reading written write writes
@@ -1183,8 +1186,54 @@ def _analyse(text: str) -> _Spec:
         kind = "colour"
     else:
         kind = "other"
+    bindings = _bind_shapes(bare, colours)
+    text_colour = _text_colour(bare, colours, alternatives)
+    no_text = bool(re.search(r"\b(?:no|without(?:\s+any)?)\s+(?:visible\s+|other\s+)?(?:text|words|letters|labels?|"
+                             r"writing|lettering)\b", bare, re.I)
+                   and not re.search(r"\b(?:apart from|except|other than|besides|but|beyond)\b", bare, re.I))
     return _Spec(kind, quoted, tuple(colours), alternatives, background, region, count, count_colours, shape,
-                 holistic, negated, relative, size, residual)
+                 holistic, negated, relative, size, residual, bindings, text_colour, no_text)
+
+
+def _colour_span(bare: str, key: str) -> re.Match[str] | None:
+    return re.search(r"(?<![\w-])" + re.escape(key) + r"(?![\w])", bare, re.I)
+
+
+def _bind_shapes(bare: str, colours: Sequence[tuple[str, tuple[str, ...]]]
+                 ) -> tuple[tuple[str, tuple[str, ...], str], ...]:
+    """Colours named together with a shape word: "a red circle", "boxes are light blue", "a round blue window"."""
+    out = []
+    for key, classes in colours:
+        m = _colour_span(bare, key)
+        if m is None:
+            continue
+        after = re.match(rf"(?:[\s-]+{_BIND_STOP}[a-z]+){{0,2}}?[\s-]+({_SHAPE_WORD_RE})\b", bare[m.end():], re.I)
+        before = bare[:m.start()]
+        pred = re.search(rf"\b({_SHAPE_WORD_RE})\s+(?:{_BIND_STOP}[a-z]+\s+){{0,2}}?(?:is|are)\s+(?:all\s+)?"
+                         r"(?:a\s+|an\s+)?(?:(?:filled|coloured|colored|painted|drawn)\s+(?:in\s+)?)?$", before, re.I)
+        adj = re.search(r"\b(" + "|".join(_SHAPE_ADJECTIVES) + r")\s+$", before, re.I)
+        hit = after or pred or adj
+        if hit:
+            out.append((key, classes, _SHAPE_WORDS[hit.group(1).lower()]))
+    return tuple(out)
+
+
+def _text_colour(bare: str, colours: Sequence[tuple[str, tuple[str, ...]]],
+                 alternatives: bool = False) -> tuple[str, tuple[str, ...]] | None:
+    """The colour text is written in: "in white capital letters", "white text", "the labels are white"."""
+    for key, classes in colours:
+        m = _colour_span(bare, key)
+        if m is None:
+            continue
+        after = re.match(rf"(?:\s+(?:bold|capital|large|small|thin|thick|uppercase)){{0,2}}\s+({_TEXT_NOUNS})\b",
+                         bare[m.end():], re.I)
+        pred = re.search(rf"\b(?:{_TEXT_NOUNS})\s+(?:{_BIND_STOP}[a-z]+\s+){{0,2}}?(?:is|are)\s+(?:all\s+)?"
+                         r"(?:written\s+|drawn\s+|coloured\s+|colored\s+)?(?:in\s+)?$", bare[:m.start()], re.I)
+        if after or pred:
+            if alternatives:  # "cream or white letters": any of the colours named
+                return key, tuple(dict.fromkeys(c for _, cc in colours for c in cc))
+            return key, classes
+    return None
 
 
 def requirement_kind(text: str) -> str:
@@ -1204,6 +1253,8 @@ class _Facts:
     written: frozenset[str]
     shapes: list[tuple[str, tuple[int, int, int] | None]] | None = None  # primitive shapes, fill
     other_shapes: bool = True  # paths etc. that could draw more of them
+    paints: "list[_Paint] | None" = None  # drawn elements with their colours (None: no SVG)
+    tiny: bool = False  # the drawing covers a tiny part of an empty canvas: too small to see anything in
 
 
 def _present(facts: _Facts, classes: Sequence[str]) -> bool:
@@ -1259,6 +1310,130 @@ def _shape_inventory(root: Any) -> tuple[list[tuple[str, tuple[int, int, int] | 
         elif tag in ("path", "use", "polyline", "image"):
             other = True
     return shapes, other
+
+
+#: Shape words of requirements -> a group of drawn elements (see :data:`_SHAPE_GROUPS`).
+_SHAPE_WORDS: dict[str, str] = {
+    **dict.fromkeys("circle circles circular round disc discs disk disks dot dots oval ovals ellipse ellipses"
+                    .split(), "round"),
+    **dict.fromkeys("rectangle rectangles rectangular box boxes square squares bar bars".split(), "rect"),
+    **dict.fromkeys("triangle triangles triangular".split(), "triangle"),
+    **dict.fromkeys("line lines gridline gridlines".split(), "line"),
+    **dict.fromkeys("outline outlines border borders stroke strokes".split(), "outline"),
+    **dict.fromkeys("ring rings".split(), "ring"),
+}
+#: Shape group -> (element kinds that draw it, which paint carries the colour).
+_SHAPE_GROUPS: dict[str, tuple[frozenset[str] | None, str]] = {
+    "round": (frozenset({"circle", "ellipse"}), "fill"),
+    "rect": (frozenset({"rect"}), "fill"),
+    "triangle": (frozenset({"triangle"}), "fill"),
+    "line": (frozenset({"line", "polyline", "path"}), "stroke"),
+    "outline": (None, "stroke"),  # any element's outline
+    "ring": (frozenset({"circle", "ellipse"}), "stroke"),
+}
+_SHAPE_ADJECTIVES = ("round", "circular", "rectangular", "triangular", "square")
+_SHAPE_WORD_RE = "|".join(sorted(_SHAPE_WORDS, key=len, reverse=True))
+# words a colour adjective does not reach across to a shape noun ("light blue with dark outlines")
+_BIND_STOP = r"(?!(?:with|and|or|of|on|in|at|to|from|by|is|are|has|have|that|which|while)\b)"
+_TEXT_NOUNS = r"text|texts|letters|lettering|label|labels|title|heading|caption|numbers|digits|words|font"
+
+
+@dataclass(frozen=True)
+class _Paint:
+    """One drawn element of the DOM: its kind and the colours of its fill and outline."""
+
+    kind: str  # circle, ellipse, rect, triangle, polygon, line, polyline, path, text
+    fill: tuple[tuple[int, int, int], ...]  # () for none / unreadable; gradient stops when a gradient
+    stroke: tuple[tuple[int, int, int], ...]
+    text: str = ""
+
+
+def _paint_inventory(root: Any) -> list[_Paint]:
+    """Every drawn element with its (inherited) fill and stroke colours; gradients give their stops."""
+    from PIL import ImageColor
+
+    def rgb(value: str) -> tuple[int, int, int] | None:
+        try:
+            return tuple(ImageColor.getrgb(value)[:3])  # type: ignore[return-value]
+        except ValueError:
+            return None
+
+    gradients: dict[str, tuple[tuple[int, int, int], ...]] = {}
+    for el in root.iter():
+        if _local(el.tag) in ("linearGradient", "radialGradient") and el.get("id"):
+            stops = []
+            for st in el.iter():
+                if _local(st.tag) == "stop":
+                    style = _style_of(st)
+                    c = rgb((style.get("stop-color") or st.get("stop-color") or "black").strip())
+                    if c is not None:
+                        stops.append(c)
+            gradients[el.get("id")] = tuple(stops)
+    for el in root.iter():  # a gradient may borrow its stops from another (href)
+        if _local(el.tag) in ("linearGradient", "radialGradient") and el.get("id") and not gradients[el.get("id")]:
+            href = (el.get("href") or el.get("{http://www.w3.org/1999/xlink}href") or "").lstrip("#")
+            gradients[el.get("id")] = gradients.get(href, ())
+
+    def paint(value: str) -> tuple[tuple[int, int, int], ...]:
+        value = value.strip()
+        if not value or value in ("none", "transparent"):
+            return ()
+        m = re.match(r"url\(\s*['\"]?#([^)'\"]+)['\"]?\s*\)", value)
+        if m:
+            return gradients.get(m.group(1), ())
+        c = rgb(value)
+        return (c,) if c is not None else ()
+
+    out: list[_Paint] = []
+    skip = {"defs", "clipPath", "mask", "pattern", "marker", "symbol", "linearGradient", "radialGradient",
+            "title", "desc", "metadata", "style"}
+
+    def walk(el: Any, fill: str, stroke: str) -> None:
+        tag = _local(el.tag)
+        if tag in skip:
+            return
+        style = _style_of(el)
+        fill = style.get("fill") or el.get("fill") or fill
+        stroke = style.get("stroke") or el.get("stroke") or stroke
+        if (style.get("display") or el.get("display") or "") == "none":
+            return
+        kind = tag
+        if tag == "polygon":
+            pts = re.findall(r"-?[\d.]+(?:e-?\d+)?", el.get("points") or "")
+            kind = "triangle" if len(pts) == 6 else "polygon"
+        if kind in ("circle", "ellipse", "rect", "triangle", "polygon", "line", "polyline", "path"):
+            out.append(_Paint(kind, paint(fill) if kind != "line" else (), paint(stroke)))
+        elif tag == "text":
+            t = re.sub(r"\s+", " ", " ".join(el.itertext())).strip()
+            if t:
+                out.append(_Paint("text", paint(fill), paint(stroke), t))
+            return
+        for child in el:
+            walk(child, fill, stroke)
+
+    walk(root, "black", "none")
+    return out
+
+
+def _style_of(el: Any) -> dict[str, str]:
+    return {k.strip(): v.strip() for k, v in (kv.split(":", 1) for kv in (el.get("style") or "").split(";")
+                                               if ":" in kv)}
+
+
+def _colours_in(colours: Sequence[tuple[int, int, int]], classes: Sequence[str]) -> bool:
+    """Whether any of ``colours`` falls in any of the colour ``classes`` (``pale-*`` included)."""
+    if not colours:
+        return False
+    px = np.array([list(colours)], dtype=np.uint8)
+    masks = _colour_classes(px)
+    masks.update({f"pale-{k}": m for k, m in _colour_classes(px, pale=True).items()})
+    return any(bool(masks[c].any()) for c in classes if c in masks)
+
+
+def _paint_matches(paints: Sequence[_Paint], classes: Sequence[str], group: str) -> bool:
+    kinds, which = _SHAPE_GROUPS[group]
+    return any((kinds is None or p.kind in kinds) and p.kind != "text"
+               and _colours_in(p.fill if which == "fill" else p.stroke, classes) for p in paints)
 
 
 def _region_share(facts: _Facts, classes: Sequence[str], region: str) -> float:
@@ -1334,7 +1509,14 @@ class RuleJudge(Judge):
     - **position**: "a yellow sun in the top-right corner" needs that colour in that region;
       a label's position is measured on the canvas (one colour-coded extra render);
     - **shape counts**: "exactly two red circles" counts ``<circle>``/``<rect>``/triangle
-      elements of that colour in the sanitised DOM.
+      elements of that colour in the sanitised DOM;
+    - **colour + shape**: "a red circular badge", "boxes are light blue", "grey connector lines"
+      is fulfilled when an element of that shape (circle/ellipse, rect, triangle, line/path
+      outline) has that fill or stroke (gradient stops included); otherwise undecided;
+    - **text colour**: "reads 'Go' in white text" fails when the label's fill is another
+      colour; "the labels are white" is decided by the fills of the ``<text>`` elements;
+    - **no text**: "no text appears anywhere" is decided by the ``<text>`` elements;
+    - **tiny drawings**: nothing is passed on a drawing too small to see (undecided instead).
 
     Everything else (objects, most counts, relative sizes, holistic or negated requirements)
     is *undecided*: not fulfilled, reported in :attr:`Verdict.undecided`. Text that merely
@@ -1367,10 +1549,12 @@ class RuleJudge(Judge):
         texts: list[tuple[str, tuple[float, float, float, float] | None]] = []
         written: frozenset[str] = frozenset()
         shapes, other = None, True
+        paints = None
         if svg:
             root = _parse_svg(svg)
             if root is not None:
                 shapes, other = _shape_inventory(root)
+                paints = _paint_inventory(root)
                 if self.locate_text:
                     texts = _locate_texts(svg, root)
                 else:
@@ -1382,9 +1566,16 @@ class RuleJudge(Judge):
                     if written_requirements(None, [requirements[i] for i in idx], texts=[t])[0]:
                         bad.add(t)
                 written = frozenset(bad)
-        return _Facts(w, h, classes, share, border_share, texts, written, shapes, other)
+        tiny = ink_stats(png).tiny
+        return _Facts(w, h, classes, share, border_share, texts, written, shapes, other, paints, tiny)
 
     def _decide(self, spec: _Spec, facts: _Facts, has_svg: bool) -> tuple[bool | None, str]:
+        if spec.no_text and not spec.texts and facts.paints is not None:
+            drawn = [p.text for p in facts.paints if p.kind == "text"]
+            if drawn:
+                return False, f"text '{drawn[0][:40]}' is drawn"
+            if len(spec.residual) <= JUDGE.rule_max_residual_words:
+                return True, "no text element in the SVG"
         if spec.negated:  # "no text apart from ...", "not red": the checks below would be read backwards
             return None, "negated requirement: needs a vision judge"
         # necessary conditions first: a missing label or colour settles it
@@ -1400,12 +1591,31 @@ class RuleJudge(Judge):
                 if not hits and nq not in joined:
                     return False, f"no text '{q}' in the picture"
                 found_boxes.extend(hits or [None])
+                if spec.text_colour and facts.paints is not None:
+                    word, tcls = spec.text_colour
+                    fills = [p.fill for p in facts.paints if p.kind == "text" and p.text not in facts.written
+                             and _contains_text(_norm_text(p.text), nq)]
+                    if fills and all(f for f in fills) and not any(_colours_in(f, tcls) for f in fills):
+                        return False, f"text '{q}' is not {word}"
         missing = [word for word, cls in spec.colours if not _present(facts, cls)]
         if spec.colours and missing:
             if not spec.colour_alternatives or len(missing) == len(spec.colours):
                 return False, f"no {missing[0]} anywhere in the picture"
         if spec.holistic:
             return None, "holistic requirement: needs a vision judge"
+        if (spec.text_colour and not spec.texts and not spec.bindings and facts.paints is not None
+                and len(spec.colours) == 1 and not spec.relative
+                and len(spec.residual) <= JUDGE.rule_max_residual_words):
+            word, tcls = spec.text_colour
+            fills = [p.fill for p in facts.paints if p.kind == "text" and p.text not in facts.written]
+            if not fills:
+                return False, "no text in the SVG"
+            hit = sum(_colours_in(f, tcls) for f in fills)
+            if hit * 2 >= len(fills):
+                return True, f"{hit} of {len(fills)} text element(s) are {word}"
+            if hit == 0 and all(fills):
+                return False, f"no text element is {word}"
+            return None, f"{hit} of {len(fills)} text element(s) are {word}: unclear"
         positive: list[str] = []
         if spec.background and spec.colours and not spec.texts:
             word, cls = spec.colours[0]
@@ -1457,6 +1667,10 @@ class RuleJudge(Judge):
             if not ok and not facts.other_shapes and found < n:
                 return False, f"only {found} {what} element(s) in the SVG, {n} wanted"
             return None, f"{found} {what} element(s) in the SVG: the count needs a vision judge"
+        if _shape_rule_applies(spec) and facts.paints is not None:
+            if all(_paint_matches(facts.paints, cls, group) for _, cls, group in spec.bindings):
+                what = ", ".join(f"{word} {group}" for word, _, group in spec.bindings)
+                return True, "; ".join([*positive, f"{what} drawn"])
         simple = (len(spec.residual) <= JUDGE.rule_max_residual_words and not spec.relative
                   and not spec.size and spec.count is None)
         if positive and simple:
@@ -1476,6 +1690,8 @@ class RuleJudge(Judge):
         items = []
         for i, text in enumerate(requirements):
             ok, reason = self._decide(_analyse(text), facts, svg is not None)
+            if ok and facts.tiny:  # present in the DOM, but drawn too small for anyone to see it
+                ok, reason = None, f"{reason}, but the drawing is tiny: needs a vision judge"
             items.append(RequirementVerdict(i, text, bool(ok), reason, decided=ok is not None))
         undecided = tuple(i.index for i in items if not i.decided)
         return Verdict(judge=self.name, items=tuple(items), fulfilled=sum(i.fulfilled for i in items),
@@ -1511,13 +1727,31 @@ class CoverageReport:
         return (self.decidable + self.refutable) / self.total if self.total else 0.0
 
 
+def _contains_text(hay: str, needle: str) -> bool:
+    return needle in hay or needle.replace(" ", "") in hay.replace(" ", "")
+
+
+def _shape_rule_applies(spec: _Spec) -> bool:
+    """Whether "a <colour> <shape>" evidence (an element of that shape in that colour) may fulfil ``spec``."""
+    return (bool(spec.bindings) and not spec.texts and not spec.negated and not spec.holistic
+            and not spec.background and not spec.size and not spec.colour_alternatives
+            and not (spec.count and (spec.count_colours or spec.shape)))
+
+
 def _can_decide(spec: _Spec) -> Literal["decidable", "refutable", "none"]:
     simple = (len(spec.residual) <= JUDGE.rule_max_residual_words and not spec.relative
               and not spec.size and spec.count is None and not spec.holistic)
+    if spec.no_text and not spec.texts:
+        return "decidable" if len(spec.residual) <= JUDGE.rule_max_residual_words else "refutable"
     if spec.negated:
         return "none"
     if spec.texts:  # a label is checked both ways
         return "decidable"
+    if _shape_rule_applies(spec):
+        return "decidable"  # the colour refutes, an element of that colour and shape fulfils
+    if (spec.text_colour and not spec.bindings and not spec.relative and not spec.holistic
+            and len(spec.colours) == 1 and len(spec.residual) <= JUDGE.rule_max_residual_words):
+        return "decidable"  # the colour of the <text> elements
     if spec.count and spec.shape and not spec.relative and not spec.region:
         return "decidable"  # counted in the DOM (when the shapes are drawn as primitives)
     checks = (spec.background and spec.colours) or (spec.region and not spec.relative and len(spec.colours) == 1)

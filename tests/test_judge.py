@@ -222,6 +222,67 @@ def test_rule_judge_counts_primitive_shapes():
     assert all(i.decided for i in v.items)
 
 
+# ------------------------------------------------------------------ rule judge: colour + shape, text colour, no text
+SHAPES = ('<svg xmlns="http://www.w3.org/2000/svg" width="400" height="300">'
+          '<rect width="400" height="300" fill="#ffffff"/>'
+          '<circle cx="60" cy="60" r="30" fill="#d7263d"/>'
+          '<rect x="150" y="40" width="120" height="60" fill="#add8e6" stroke="#222" stroke-width="3"/>'
+          '<line x1="210" y1="100" x2="210" y2="200" stroke="#888888" stroke-width="4"/>'
+          '<g fill="#1e88e5"><rect x="150" y="200" width="120" height="60"/></g>'
+          '<text x="20" y="280" font-family="sans-serif" font-size="20" fill="#ffffff" stroke="#000">Go</text>'
+          '</svg>')
+
+
+@pytest.fixture(scope="module")
+def shapes():
+    res = render_png(SHAPES)
+    assert res.ok, res.error
+    return res
+
+
+def test_rule_judge_colour_with_shape(shapes):
+    v = rule(shapes, ["A red circular badge sits on the envelope.", "All process boxes are light blue.",
+                      "Grey connector lines join the boxes.", "The rocket has one round blue porthole window.",
+                      "The full moon is a pale yellow disc.", "A blue box is drawn at the bottom."])
+    assert [i.fulfilled for i in v.items] == [True, True, True, False, False, True]
+    assert [i.decided for i in v.items] == [True, True, True, False, True, True]  # blue, but no blue circle
+    assert "red round" in v.items[0].reason
+
+
+def test_rule_judge_text_colour(shapes, scene):
+    v = rule(shapes, ["The labels are white.", "The button reads 'Go' in white text.",
+                      "The button reads 'Go' in black letters.", "The word 'Go' is written in cream or white letters."])
+    assert [i.fulfilled for i in v.items] == [True, True, False, True]
+    assert all(i.decided for i in v.items)
+    v = rule(scene, ["The labels are red."])  # "Farm Day" black, "Open 9-5" white
+    assert not v.items[0].fulfilled and v.items[0].decided
+
+
+def test_rule_judge_no_text(shapes):
+    no_text = render_png(SHAPES.replace('>Go</text>', '></text>'))
+    reqs = ["No text appears anywhere in the icon.", "No text apart from the title."]
+    v = RuleJudge().judge(no_text, reqs)
+    assert [(i.fulfilled, i.decided) for i in v.items] == [(True, True), (False, False)]
+    v = rule(shapes, reqs)
+    assert [(i.fulfilled, i.decided) for i in v.items] == [(False, True), (False, False)]
+
+
+def test_rule_judge_does_not_pass_a_tiny_drawing():
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" width="800" height="600"><g transform="scale(0.15)">'
+           '<circle cx="200" cy="200" r="150" fill="red"/><text x="400" y="300" font-size="80">Hello</text>'
+           '</g></svg>')
+    v = RuleJudge().judge(render_png(svg), ["A red circle is drawn.", "A title reads 'Hello'.",
+                                            "A purple square is drawn."])
+    assert [(i.fulfilled, i.decided) for i in v.items] == [(False, False), (False, False), (False, True)]
+    assert "tiny" in v.items[0].reason
+
+
+def test_rule_coverage_of_the_new_rules():
+    cov = rule_coverage([["A red circular badge sits on the envelope.", "The labels are white.",
+                          "No text appears anywhere.", "A red barn.", "No text apart from the title."]])
+    assert (cov.total, cov.decidable, cov.refutable) == (5, 3, 1)
+
+
 # ------------------------------------------------------------------ the sync helper (svgkit._aio)
 async def _where(value):
     await asyncio.sleep(0)
