@@ -132,7 +132,7 @@ def contact_sheet(
     return sheet
 
 
-def _caption(name: str, extraction: Any, result: Any) -> str:
+def _caption(extraction: Any, result: Any) -> str:
     if extraction.truncated:
         return "truncated SVG"
     if extraction.svg is None:
@@ -164,7 +164,7 @@ def answers_sheet(answers: Sequence[Any], *, columns: int = 6, tile: int = 200,
         name = getattr(answer, "example_id", None) or getattr(answer, "row_id", "?")
         quality = getattr(answer, "quality", None)
         items.append((result.png if result.ok else None, f"{name} ({quality})" if quality else str(name),
-                      _caption(name, extraction, result)))
+                      _caption(extraction, result)))
     return contact_sheet(items, columns=columns, tile=tile, title=title)
 
 

@@ -272,10 +272,6 @@ class JudgeCache:
 
 
 # =========================================================================== judge base
-#: Deprecated alias of :func:`svgkit._aio.run_sync` (kept for importers; use that instead).
-_run_sync = run_sync
-
-
 def _coerce_image(image: ImageInput, svg: str | None) -> tuple[bytes | None, str | None]:
     if image is None:
         return None, svg

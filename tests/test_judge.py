@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-import svgkit.judge as judge_module
 from svgkit import _aio
 from svgkit._aio import CANCEL_WAIT_S, run_sync
 from svgkit.config import get_settings
@@ -338,7 +337,6 @@ def test_run_sync_interrupted_caller_cancels_the_coroutine():
 
     assert _in_a_running_loop(call) < CANCEL_WAIT_S
     assert events == ["cancelled"]
-    assert judge_module._run_sync is run_sync  # the old private name still works
 
 
 def test_run_sync_interrupted_before_the_worker_starts_never_runs_the_coroutine(monkeypatch):

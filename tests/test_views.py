@@ -28,7 +28,7 @@ def test_answers_sheet_draws_every_answer_and_marks_the_failures(scored):
     rows = -(-len(scored) // 3)
     assert sheet.width >= 3 * 100 and sheet.height >= rows * 100
     truncated = next(a for a in scored if a.example_id == "sc01-c")
-    assert gallery._caption("sc01-c", gallery_extraction(truncated), None) == "truncated SVG"
+    assert gallery._caption(gallery_extraction(truncated), None) == "truncated SVG"
 
 
 def gallery_extraction(answer):
