@@ -724,11 +724,17 @@ class FireworksApi:
             raise FileNotFoundError(f"{folder} has no requirements.txt: eval-protocol uploads only a directory "
                                     "that has one (stage the bundle first)")
         rid = _check_id(_short(evaluator_id), "evaluator")
-        with _UPLOAD_LOCK, _env(FIREWORKS_API_BASE=self.base_url), contextlib.chdir(folder), \
-                _captured("eval_protocol.evaluation") as records, self._calls(f"create evaluator {rid}",
-                                                                                f"evaluator {rid}"):
-            create_evaluation(rid, display_name=display_name, description=description, force=replace,
-                              account_id=self.account_id, api_key=self._key.get(), entry_point=entry_point)
+        tarball = folder / f"{folder.name}.tar.gz"  # where create_evaluation writes it
+        had_tarball = tarball.exists()
+        try:
+            with _UPLOAD_LOCK, _env(FIREWORKS_API_BASE=self.base_url), contextlib.chdir(folder), \
+                    _captured("eval_protocol.evaluation") as records, \
+                    self._calls(f"create evaluator {rid}", f"evaluator {rid}"):
+                create_evaluation(rid, display_name=display_name, description=description, force=replace,
+                                  account_id=self.account_id, api_key=self._key.get(), entry_point=entry_point)
+        finally:
+            if not had_tarball:  # it is removed only after a successful upload: keep the bundle as staged
+                tarball.unlink(missing_ok=True)
         failed = [r.getMessage() for r in records if "upload failed" in r.getMessage().lower()]
         if failed:
             raise EvaluatorUploadError(

@@ -233,8 +233,10 @@ def test_a_build_that_never_finishes_times_out_with_a_link(fw, api, tmp_path):
 
 def test_a_swallowed_code_upload_failure_is_raised(fw, api, tmp_path):
     fw.push(fw.error(403, "SignatureDoesNotMatch"), method="PUT", path=r"/standin-storage/.*")
+    folder = _bundle(tmp_path)
     with pytest.raises(fa.EvaluatorUploadError, match="code upload failed .*replace=True"):
-        api.create_evaluator(_bundle(tmp_path), "svg-eval")
+        api.create_evaluator(folder, "svg-eval")
+    assert sorted(p.name for p in folder.iterdir()) == ["requirements.txt", "test_svg.py"]  # no tarball left
     assert api.get_evaluator("svg-eval").state == "BUILDING"
 
 
