@@ -41,11 +41,13 @@ __all__ = [
     "FILES",
     "JUDGE",
     "LIMITS",
+    "MINIRFT",
     "MODELS",
     "DatasetConfig",
     "EvaluationConfig",
     "JudgeConfig",
     "Limits",
+    "MiniRftDefaults",
     "Models",
     "OutputFiles",
     "PLATFORM",
@@ -56,6 +58,8 @@ __all__ = [
     "REHEARSAL",
     "RehearsalConfig",
     "STEPS",
+    "TRAINING_LOG",
+    "TrainingLogConfig",
     "MissingKeyError",
     "ModeRow",
     "PAID_STEPS",
@@ -283,6 +287,60 @@ class PlatformConfig:
 
 
 PLATFORM = PlatformConfig()
+
+
+@dataclass(frozen=True)
+class MiniRftDefaults:
+    """Defaults of the RFT miniature (:mod:`svgkit.minirft`): a softmax bandit, not a language model.
+
+    Sized so the default run (prompts x candidates, each scored once, then ``steps`` cheap
+    updates) takes well under a minute on 2 cores: ``python -m svgkit.bench --minirft``.
+    """
+
+    #: 24 steps of 5 prompts over 10 prompts: 12 epochs.
+    steps: int = 24
+    seed: int = 0
+    #: Bundled prompts it trains on (every category; sc08's candidates all score 0 under the rule
+    #: judge, ic01's nearly all 0.1: the zero-spread lesson). About 160 candidates in all.
+    prompt_ids: tuple[str, ...] = ("sc02", "sc08", "ui03", "ui08", "dg02", "dg05", "dg08", "ic01", "ic07", "ic08")
+    #: Prompts per step (the training set is reshuffled at each epoch and taken in batches).
+    prompts_per_step: int = 5
+    #: Samples per prompt per step: GRPO's group size (upstream ``response_candidates_count``).
+    group_size: int = 8
+    learning_rate: float = 3.0
+    #: Weight of the KL penalty towards the starting policy.
+    kl_coef: float = 0.05
+    #: GRPO's epsilon in ``(r - mean) / (std + eps)``.
+    advantage_eps: float = 1e-6
+    #: Candidates scored at once.
+    concurrency: int = 2
+
+
+MINIRFT = MiniRftDefaults()
+
+
+@dataclass(frozen=True)
+class TrainingLogConfig:
+    """How a live job's metrics history maps onto :mod:`svgkit.training_log` columns.
+
+    Unverified: Fireworks does not document the metric names an RFT job logs to Weights &
+    Biases, so each column lists candidate keys, tried in order. Check them against a real
+    run's history and put the right one first.
+    """
+
+    history_keys: dict[str, tuple[str, ...]] = field(default_factory=lambda: {
+        "step": ("_step", "step", "train/step", "global_step"),
+        "epoch": ("epoch", "train/epoch"),
+        "reward_mean": ("train/reward", "reward/mean", "reward_mean", "reward", "train/reward_mean"),
+        "reward_std": ("reward/std", "reward_std", "train/reward_std"),
+        "zero_spread_share": ("zero_spread_share", "frac_reward_zero_std", "train/frac_reward_zero_std"),
+        "kl_to_start": ("kl", "train/kl", "kl_to_ref", "kl_to_start"),
+        "entropy": ("entropy", "train/entropy"),
+        "samples": ("samples", "num_samples", "train/num_samples"),
+    })
+
+
+TRAINING_LOG = TrainingLogConfig()
 
 
 @dataclass(frozen=True)
