@@ -224,7 +224,7 @@ def test_use_bomb():
     parts.append('</defs><use href="#a9"/></svg>')
     result = render_png("".join(parts))
     check(result, started=started)
-    assert not result.ok and "use_expansion" in {f.code for f in result.findings}
+    assert not result.ok and "reference_expansion" in {f.code for f in result.findings}
 
 
 def test_hundred_thousand_nested_groups():

@@ -188,7 +188,7 @@ def test_use_bomb_is_rejected():
         parts.append(f'<g id="l{level}">{uses}</g>')
     parts.append('</defs><use href="#l7"/></svg>')
     result = sanitize_svg("".join(parts))
-    assert result.rejected and "use_expansion" in codes(result)
+    assert result.rejected and "reference_expansion" in codes(result)
 
 
 def test_moderate_use_reuse_is_fine():
@@ -394,7 +394,7 @@ def test_data_targets_of_use_and_tref_are_removed(element):
 def test_local_use_still_counts_its_expansion():
     uses = '<use href="#a"/>' * 30
     svg = f'<svg xmlns="{SVG_NS}"><defs><g id="a">' + "<rect/>" * 2000 + f"</g></defs>{uses}</svg>"
-    assert "use_expansion" in codes(sanitize_svg(svg))
+    assert "reference_expansion" in codes(sanitize_svg(svg))
 
 
 def test_rejected_embedded_svg_only_removes_that_image():
