@@ -688,10 +688,42 @@ def _css_url_allowed(url: str) -> bool:
     return kind == "local"
 
 
+_FRACTIONS = frozenset({"opacity", "fill-opacity", "stroke-opacity", "stop-opacity", "flood-opacity"})
+#: Values cairosvg reads with ``float()`` (a ValueError there fails the whole drawing).
+_NUMERIC_VALUES = _FRACTIONS | {"stroke-miterlimit", "orient", "rotate", "viewBox"}
+_ANGLE = re.compile(r"([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(deg|grad|rad|turn)?", re.I)
+_ANGLE_UNITS = {"": 1.0, "deg": 1.0, "grad": 0.9, "rad": 180 / math.pi, "turn": 360.0}
+
+
+def _fix_number(name: str, value: str) -> str | None:
+    """``value`` as cairosvg can parse it (unchanged when it already can), or None when invalid."""
+    text = value.strip()
+    try:
+        if name in _FRACTIONS:
+            number = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+            return value if not text.endswith("%") else f"{number:g}"
+        if name == "stroke-miterlimit":
+            float(text)
+            return value
+        if name == "viewBox":
+            parts = [p for p in re.split(r"[\s,]+", text) if p]
+            return value if len(parts) == 4 and all(math.isfinite(float(p)) for p in parts) else None
+        if name == "orient" and text in ("auto", "auto-start-reverse"):
+            return value
+        angles = [_ANGLE.fullmatch(p) for p in re.split(r"[\s,]+", text) if p]
+        if not angles or not all(angles) or (name == "orient" and len(angles) != 1):
+            return None
+        degrees = [float(m.group(1)) * _ANGLE_UNITS[(m.group(2) or "").lower()] for m in angles]
+        if not any(m.group(2) for m in angles):
+            return value
+        return " ".join(f"{d:g}" for d in degrees)
+    except ValueError:
+        return None
+
+
 # A style attribute or sheet needs a full parse when it may hold a URL, an escape, an at-rule,
 # a nested rule, a comment (which can hide a name) or a declaration that is not style.
-_CSS_NEEDS_PARSE = re.compile(r"[(\\@{}]|/\*|href|\bid\s*:", re.I)
-_CSS_SHEET_NEEDS_PARSE = re.compile(r"[(\\@]|/\*|href|\bid\s*:", re.I)
+_CSS_NEEDS_PARSE = re.compile(r"[(\\@{}]|/\*|href|\bid\s*:|opacity|miterlimit|orient|rotate", re.I)
 _CSS_PROPERTY = re.compile(r"-{0,2}[a-z_][a-z0-9_-]*")
 #: Declarations cairosvg copies into an element's attributes that are not style: it follows
 #: ``href`` from CSS as it does the attribute, and registers patterns and markers by ``id``.
@@ -744,21 +776,29 @@ class _Cleaner:
                 self.add("css_not_style", f"{where}: {_short(decl.lower_name, 40)} is not a style property, removed")
             elif decl.type == "declaration":
                 bad = _css_safe(decl.value)
-                if bad is None:
-                    kept.append(decl)
+                if bad is None and decl.lower_name in _NUMERIC_VALUES:
+                    value = tinycss2.serialize(decl.value).strip()
+                    fixed = self.fix_number(decl.lower_name, value, where)
+                    if fixed == value:
+                        kept.append(tinycss2.serialize([decl]))
+                        continue
+                    if fixed is not None:
+                        kept.append(f"{decl.name}:{fixed}" + (" !important" if decl.important else ""))
+                elif bad is None:
+                    kept.append(tinycss2.serialize([decl]))
                     continue
-                self.add("css_external_url", f"{where}: {decl.lower_name} with url {_short(bad)!r}")
+                else:
+                    self.add("css_external_url", f"{where}: {decl.lower_name} with url {_short(bad)!r}")
             elif decl.type == "at-rule":
                 self.add("css_import" if decl.lower_at_keyword == "import" else "css_at_rule",
                          f"{where}: @{decl.lower_at_keyword} removed")
             changed = True
         if not changed:
             return css
-        return "; ".join(tinycss2.serialize([d]) for d in kept)
+        return "; ".join(kept)
 
     def clean_stylesheet(self, css: str) -> str:
-        if not _CSS_SHEET_NEEDS_PARSE.search(css):
-            return css
+        # Always parsed: any rule may have a selector that would fail the whole drawing.
         rules = tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True)
         out, changed = [], False
         for rule in rules:
@@ -774,6 +814,14 @@ class _Cleaner:
                     continue
                 out.append(tinycss2.serialize([rule]))
             elif rule.type == "qualified-rule":
+                try:
+                    cssselect2.compile_selector_list(rule.prelude)
+                except cssselect2.SelectorError:
+                    # cairosvg would fail the whole drawing; a browser drops the rule.
+                    self.add("css_rule", f"<style> rule {_short(tinycss2.serialize(rule.prelude), 40)!r} "
+                             "has a selector the renderer does not understand: removed", "info")
+                    changed = True
+                    continue
                 body = tinycss2.serialize(rule.content)
                 cleaned = self.clean_declarations(body, "<style>")
                 changed = changed or cleaned != body
@@ -781,6 +829,20 @@ class _Cleaner:
             else:
                 changed = True
         return "\n".join(out) if changed else css
+
+    def fix_number(self, name: str, value: str, where: str) -> str | None:
+        """A value cairosvg parses with ``float()`` made parseable, or None to drop it.
+
+        cairosvg fails the whole drawing on ``opacity="50%"`` (valid CSS), ``orient="45deg"``
+        or a junk number, where a browser draws the percentage or ignores the junk.
+        """
+        fixed = _fix_number(name, value)
+        if fixed is None:
+            self.add("invalid_value", f"{where} {name}={_short(value, 30)!r} is not valid: ignored, as a browser does",
+                     "info")
+        elif fixed != value:
+            self.add("value_normalised", f"{where} {name}={_short(value, 30)!r} drawn as {_short(fixed, 30)!r}", "info")
+        return fixed
 
     # ---- attributes
     def clean_href(self, element_name: str, value: str) -> str | None:
@@ -875,6 +937,11 @@ class _Cleaner:
                 continue
             if attr == "style":
                 value = self.clean_declarations(value, f"<{name}> style")
+            elif attr in _NUMERIC_VALUES:
+                fixed = self.fix_number(attr, value, f"<{name}>")
+                if fixed is None:
+                    continue
+                value = fixed
             elif "(" in value and ("url" in value.lower() or "\\" in value):
                 bad = _css_safe(tinycss2.parse_component_value_list(value))
                 if bad is None:
