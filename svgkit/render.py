@@ -11,6 +11,21 @@ so API keys of the caller never reach them. A timeout, a crash, a cairo error or
 SVG becomes a failed :class:`RenderResult` with a reason and a ``failure`` kind
 (``"content"``: the SVG caused it; ``"infrastructure"``: the renderer itself failed); the
 caller's process never dies.
+
+No answer changes how the next one is drawn. A worker that fails while drawing (any error, a
+timeout, a crash) is replaced, never reused: cairo can stay broken after an error (a font face
+that failed at 65,536 px fails at every size afterwards). Font sizes are bounded before they
+reach cairo (``LIMITS.max_font_px`` after every transform; a ``font_clamped`` finding says so),
+and an embedded SVG image is drawn as a document of its own, as in a browser (its patterns,
+markers and clip paths are not the outer SVG's, nor the other way round).
+
+A drawing failure is tried once more on a fresh worker with ``LIMITS.render_retry_timeout_factor``
+times the time limit (``attempts == 2``, a ``render_retried`` finding). Drawn then, the first
+failure was the machine's (a loaded machine, a broken worker) and the result is a normal one;
+failing again, ``failure`` is ``"content"``: the SVG is to blame. Sanitiser rejections are
+certain and not retried. A renderer that cannot draw at all (the cairo library missing) is an
+``"infrastructure"`` failure whose error says how to install it; every later render fails at
+once with the same reason until :func:`shutdown_workers`.
 :func:`render_many` renders a batch on the pool (one worker per core by default), keeps the
 input order and shows progress.
 

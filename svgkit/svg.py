@@ -35,8 +35,9 @@ Sanitising
 The SVG is parsed with entity expansion, DTD loading and network access off. These are
 rejected outright: a DOCTYPE with an internal subset or any ``<!ENTITY``, more than
 ``LIMITS.max_depth`` levels, more than ``LIMITS.max_elements`` elements, more than
-``LIMITS.max_svg_bytes`` bytes, and ``<use>`` references that form a cycle or whose expansion
-exceeds ``LIMITS.max_use_expansion`` elements. A bare DOCTYPE (public/system id only, the
+``LIMITS.max_svg_bytes`` bytes, and references that form a cycle (``use_cycle``,
+``reference_cycle``) or would make cairosvg draw more than ``LIMITS.max_use_expansion``
+elements (``reference_expansion``; see "References" below). A bare DOCTYPE (public/system id only, the
 SVG 1.1 boilerplate models often write) is removed in the default mode and rejected in
 strict mode. Removed: ``script``, ``foreignObject``, ``on*`` attributes, every ``href`` or
 ``url()`` that is not a local ``#id`` or a ``data:image/...`` URI, CSS ``@import``, external
@@ -53,7 +54,33 @@ sanitised in turn (what it would have had rejected is reported as ``removed``: o
 image is dropped). Any other ``data:image/...`` is kept only when its bytes are a PNG, JPEG,
 GIF or WebP image (by their magic number) with no ``<svg`` in them; it is re-encoded as
 base64, so what is drawn is exactly what was checked. Everything else, ``data:`` targets of
-``<use>`` and ``<tref>`` included, is removed.
+``<use>`` and ``<tref>`` included, is removed. :attr:`SanitizedSvg.embedded` lists the
+sanitised embedded SVG documents, so that whatever reads the SVG's text (guards, judges) can
+read the text drawn inside its images too.
+
+References: the sanitiser sees what cairosvg follows
+-----------------------------------------------------
+cairosvg copies every CSS declaration (``style`` attributes and ``<style>`` rules) into the
+element's attributes, so ``style="href:..."`` is a reference it follows and ``id`` from CSS
+names a pattern or marker. Declarations that are not style (``href``, ``id`` and any name
+holding escaped characters such as ``\\{http\\:...xlink\\}href``) are removed
+(``css_not_style``). Where an element has both ``href`` and ``xlink:href``, cairosvg follows
+``xlink:href`` and browsers ``href``: only ``href`` is kept (``duplicate_href``). ``<use>``,
+``<image>``, ``<feImage>`` and ``<tref>`` without a target are dropped (browsers draw nothing).
+
+The expansion count follows every reference cairosvg draws, read from attributes, ``style``
+and ``<style>`` rules (matched with cssselect2, as cairosvg does) with its inheritance: a
+``<use>`` draws its target; a pattern paint (``fill``/``stroke``) draws the pattern's content
+each time an element is painted; a ``clip-path`` or ``mask`` draws its content per element;
+a marker draws its content at every vertex; an embedded SVG image counts as everything it
+draws; a text path is drawn per text element. Content that a ``<use>`` makes inherit a
+reference from it is not counted; the renderer's recursion and time limits bound that case.
+
+Values cairosvg reads with ``float()``, where a ValueError fails the whole drawing, are made
+parseable or dropped as a browser ignores them (``value_normalised``, ``invalid_value``):
+``opacity="50%"`` (valid CSS) becomes ``0.5``, angles with units become degrees, a junk
+``stroke-miterlimit`` or ``viewBox`` is ignored. ``<style>`` rules whose selector cairosvg
+cannot compile are dropped (``css_rule``), as a browser drops them.
 
 Malformed SVG
 -------------
