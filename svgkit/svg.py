@@ -929,7 +929,9 @@ class _Cleaner:
         """Copy safe attributes; return False when the element lost a needed href."""
         href_dropped = False
         # With both, cairosvg follows xlink:href and browsers (SVG 2) href: keep href alone.
-        plain = next((v for q, v in src.attrib.items() if not q.startswith("{") and q.lower() == "href"), None)
+        plain = None
+        if f"{{{XLINK_NS}}}href" in src.attrib:
+            plain = next((v for q, v in src.attrib.items() if not q.startswith("{") and q.lower() == "href"), None)
         for qname, value in src.attrib.items():
             if qname.startswith("{"):
                 ns, local = qname[1:].split("}", 1)
@@ -1076,6 +1078,8 @@ _PAINT_URL = re.compile(r"(url\(.+\)) *(.*)")  # cairosvg.helpers.PAINT_URL
 _URL_IN = re.compile(r"url\((.+)\)")  # cairosvg.url.URL
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _PATH_CLOSE = re.compile(r"[zZ]")
+_MAY_REFERENCE = re.compile(r"url|#|inherit", re.I)
+_SVG_TAG_START = len(f"{{{SVG_NS}}}")  # every element of a sanitised tree is in the SVG namespace
 
 
 def _fragment(value: str) -> str:
@@ -1097,6 +1101,8 @@ def _vertices(element: etree._Element, tag: str) -> int:
 
 
 def _is_reference(name: str, value: str) -> bool:
+    if value == "inherit":
+        return True
     if name in ("fill", "stroke"):
         return _PAINT_URL.search(value.strip()) is not None
     return bool(_fragment(value))
@@ -1124,7 +1130,7 @@ def _style_matchers(root: etree._Element):
     Built the way cairosvg's ``css.parse_stylesheets`` builds them; ``None`` when no rule does.
     """
     sheets = [el.text for el in root.iter(f"{{{SVG_NS}}}style")
-              if el.text and el.get("type", "text/css") == "text/css" and ("url" in el.text.lower() or "#" in el.text)]
+              if el.text and el.get("type", "text/css") == "text/css" and _MAY_REFERENCE.search(el.text)]
     if not sheets:
         return None
     normal, important = cssselect2.Matcher(), cssselect2.Matcher()
@@ -1168,45 +1174,56 @@ class _Refs:
         self.base = [1] * len(self.elements)
         self.refs: list[list[tuple[tuple[int, ...], int, bool]]] = [[] for _ in self.elements]
         self.subtree_end = [0] * len(self.elements)
+        self.target_cache: dict[tuple[str, str], tuple[int, ...]] = {}
         self._collect(root)
 
     def _targets(self, value: str, kind: str) -> tuple[int, ...]:
-        key = _fragment(value)
-        return tuple(i for i in self.all_ids.get(key, ()) if kind in etree.QName(self.elements[i]).localname.lower())
+        found = self.target_cache.get((value, kind))
+        if found is None:
+            found = tuple(i for i in self.all_ids.get(_fragment(value), ())
+                          if kind in self.elements[i].tag[_SVG_TAG_START:].lower())
+            self.target_cache[(value, kind)] = found
+        return found
 
     def _collect(self, root: etree._Element) -> None:
         matchers = _style_matchers(root)
         wrappers = list(cssselect2.ElementWrapper.from_xml_root(root).iter_subtree()) if matchers else None
-        # Depth first, parents before children: effective properties flow from parent to child.
-        stack: list[tuple[etree._Element, dict[str, str]]] = [(root, {})]
+        # Depth first, parents before children: inherited references flow from parent to child
+        # (the same dict is shared down the tree until an element changes it).
+        stack: list[tuple[etree._Element, dict[str, str], dict[str, str]]] = [(root, {}, {})]
         while stack:
-            el, inherited = stack.pop()
+            el, inherited, parent = stack.pop()
             i = self.index[id(el)]
-            props = {k: v for k, v in inherited.items() if k in _INHERITED_REFS}
-            props.update({k: v for k, v in el.attrib.items() if k in _REF_PROPERTIES})
+            declared = [(k, el.get(k)) for k in el.keys() if k in _REF_PROPERTIES]
             style = el.get("style")
-            own = _declarations(style) if style and ("url" in style.lower() or "#" in style) else ([], [])
-            matched: tuple[list[tuple[str, str]], ...] = ([], [])
+            own = _declarations(style) if style and _MAY_REFERENCE.search(style) else None
+            matched = None
             if matchers is not None:
                 matched = tuple([d for rule in m.match(wrappers[i]) for d in rule[-1]] for m in matchers)
-            for declarations in (matched[0], own[0], matched[1], own[1]):  # cairosvg's order
-                props.update(declarations)
-            for key in [k for k, v in props.items() if v == "inherit"]:
-                if key in inherited:
-                    props[key] = inherited[key]
-                else:
-                    del props[key]
+            props = inherited
+            if declared or own or matched:
+                props = dict(inherited)
+                props.update(declared)
+                for declarations in (matched[0] if matched else (), own[0] if own else (),
+                                     matched[1] if matched else (), own[1] if own else ()):  # cairosvg's order
+                    props.update(declarations)
+                for key in [k for k, v in props.items() if v == "inherit"]:
+                    if key in parent:  # the parent's value, inherited property or not
+                        props[key] = parent[key]
+                    else:
+                        del props[key]
             self._element_refs(i, el, props)
-            stack.extend((child, props) for child in reversed(el))
-        # Elements are in document order, so a subtree is the range up to its last descendant.
-        for i, el in enumerate(self.elements):
-            last = el
-            while len(last):
-                last = last[-1]
-            self.subtree_end[i] = self.index[id(last)] + 1
+            if len(el):
+                down = props if "clip-path" not in props and "mask" not in props else {
+                    k: v for k, v in props.items() if k in _INHERITED_REFS}
+                stack.extend((child, down, props) for child in reversed(el))
+        # Elements are in document order: a subtree ends where its last child's subtree ends.
+        for i in range(len(self.elements) - 1, -1, -1):
+            el = self.elements[i]
+            self.subtree_end[i] = self.subtree_end[self.index[id(el[-1])]] if len(el) else i + 1
 
     def _element_refs(self, i: int, el: etree._Element, props: dict[str, str]) -> None:
-        tag = etree.QName(el).localname
+        tag = el.tag[_SVG_TAG_START:]
         refs = self.refs[i]
         href = el.get(f"{{{XLINK_NS}}}href", el.get("href"))  # cairosvg's get_href()
         if href:
@@ -1223,6 +1240,8 @@ class _Refs:
                 # A text path: drawn for a text element and for each child that falls back on
                 # its parent's href.
                 refs.append((self._targets(href, "path"), (tag in _TEXT_HREF) + len(el), False))
+        if not props:
+            return
         if tag in _PAINTED:
             for key in ("fill", "stroke"):
                 value = props.get(key)

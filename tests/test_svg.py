@@ -715,3 +715,10 @@ def test_embedded_svg_documents_are_listed_sanitised_and_nested():
     assert _b64(result.embedded[0].encode()) in result.svg
     assert sanitize_svg("<svg><script/>").documents == (sanitize_svg("<svg><script/>").svg,)
     assert sanitize_svg("not svg").documents == ()
+
+
+def test_clip_path_inherit_takes_the_parents_clip_as_cairosvg_does():
+    clip = '<clipPath id="c">' + "<rect/>" * 600 + "</clipPath>"
+    children = '<rect style="clip-path: inherit"/>' * 100
+    result = sanitize_svg(f'<svg xmlns="{SVG_NS}"><defs>{clip}</defs><g clip-path="url(#c)">{children}</g></svg>')
+    assert result.rejected and codes(result) == {"reference_expansion"}  # 101 clips of 601 elements
