@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from svgkit.config import LIMITS
 from svgkit.render import _fetch_data_only, render_many, render_png
 from svgkit.svg import sanitize_svg
 
@@ -79,9 +80,9 @@ def test_the_counting_server_really_counts(server):
     server.requests.clear()
 
 
-def check(result, *, server=None, started: float) -> None:
+def check(result, *, server=None, started: float, budget_s: float = CASE_BUDGET_S) -> None:
     """The common promises: bounded time, no fetch, no leaked file content."""
-    assert time.perf_counter() - started < CASE_BUDGET_S
+    assert time.perf_counter() - started < budget_s
     if server is not None:
         assert server.requests == [], f"fetched: {server.requests}"
     for text in (result.svg or "", result.error or "", *(f.detail for f in result.findings)):
@@ -266,8 +267,9 @@ def test_heavy_but_allowed_path_data_is_bounded_by_the_timeout():
     d = "M0 0 " + " ".join(f"L{i % 997} {(i * 31) % 991}" for i in range(150_000))
     result = render_png(f'<svg {NS} width="1000" height="1000"><path d="{d}" stroke="black"/></svg>',
                         timeout_s=2.0)
-    check(result, started=started)
-    assert result.ok or result.error.startswith("timed out")
+    # A timeout is tried once more on a fresh worker with a longer limit: that limit is the bound.
+    check(result, started=started, budget_s=CASE_BUDGET_S + 2.0 * LIMITS.render_retry_timeout_factor)
+    assert result.ok or result.error.startswith("timed out") and result.attempts == 2
 
 
 @pytest.mark.parametrize(
@@ -360,8 +362,9 @@ def test_decompression_bomb_hits_the_memory_cap_not_the_caller():
     svg = (f'<svg {NS} width="100" height="100">'
            f'<image href="data:image/png;base64,{bomb}" width="99" height="99"/></svg>')
     result = render_png(svg, timeout_s=20)
-    check(result, started=started)
-    assert not result.ok and result.error.startswith("out of memory")
+    # Drawn twice (a long-lived worker has less headroom under its cap than a fresh one).
+    check(result, started=started, budget_s=2 * CASE_BUDGET_S)
+    assert not result.ok and result.error.startswith("out of memory") and result.attempts == 2
     assert render_png(f'<svg {NS} width="5" height="5"/>').ok  # the pool goes on
 
 
