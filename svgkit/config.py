@@ -130,7 +130,13 @@ class Limits:
     default_canvas: tuple[int, int] = (800, 600)
     max_side: int = 1024
     render_timeout_s: float = 5.0
+    #: A render that fails because of the SVG is tried once more, on a fresh worker, with
+    #: ``render_timeout_s`` times this; failing again makes it the SVG's fault for sure.
+    render_retry_timeout_factor: float = 2.0
     render_memory_mb: int = 1024
+    #: Largest glyph size (px, after every transform) handed to cairo; larger text is drawn at
+    #: this size. FreeType fails at 65,536 px and cairo then keeps the font broken for the process.
+    max_font_px: float = 16_384.0
     #: How deep ``data:image/svg+xml`` images may nest inside each other.
     max_nested_svg_images: int = 2
     #: Time a new render worker may take to start (imports, font cache) before it counts as failed.
@@ -196,10 +202,13 @@ class EvaluationConfig:
     retry_max_delay_s: float = 30.0
     #: Input tokens of one formatted SVGBench-style prompt (requirements and example included).
     est_prompt_tokens: float = 250.0
-    #: Whether a render that fails because of the SVG itself (cairo error, nesting too deep, a
-    #: timeout) is a *valid* 0 that penalises the policy. Default ``False``, as upstream: every
-    #: render failure is an invalid score (a timeout on a busy machine is not the answer's fault).
-    content_render_failure_valid: bool = False
+    #: Whether a render that fails because of the SVG itself (a cairo error, a timeout, a crash)
+    #: is a *valid* 0 that penalises the policy. Such a failure has already been retried once on
+    #: a fresh worker with a longer limit (``LIMITS.render_retry_timeout_factor``), so a busy
+    #: machine or a broken worker does not count against the answer. ``False`` scores every
+    #: render failure invalid, as upstream, and Eval Protocol then drops those rows: the policy
+    #: never learns that answers which crash or hang the renderer are bad.
+    content_render_failure_valid: bool = True
     #: Rough size of a response, for cost estimates before anything is spent.
     est_completion_tokens: int = 1500
     #: Rough image + prompt input of one judge call.

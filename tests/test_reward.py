@@ -143,18 +143,27 @@ class StubRender:
     svg: str | None = None
 
 
-def test_render_failure_caused_by_the_svg_is_invalid_unless_opted_in(monkeypatch):
+def test_render_failure_caused_by_the_svg_is_a_valid_zero_unless_opted_out(monkeypatch):
     monkeypatch.setattr(reward, "render_png", lambda svg, **kw: StubRender("content"))
     res = score_response(answer(GOOD_SVG), REQS)
-    assert res.score == 0 and res.is_score_valid is False  # as upstream: any render failure is invalid
+    assert res.score == 0 and res.is_score_valid is True  # the policy learns such answers are bad
     assert "because of the SVG" in res.reason and "nesting too deep" in res.reason
     assert res.metrics["format_rendered"].score == 0
     assert res.metrics["format_rendered"].data["failure"] == "content"
-    penalised = score_response(answer(GOOD_SVG), REQS, content_failure_valid=True)
-    assert penalised.score == 0 and penalised.is_score_valid is True  # opted in: the policy is penalised
+    upstream = score_response(answer(GOOD_SVG), REQS, content_failure_valid=False)
+    assert upstream.score == 0 and upstream.is_score_valid is False  # opted out: dropped from the mean
     infra = StubRender("infrastructure", error="renderer unavailable")
     monkeypatch.setattr(reward, "render_png", lambda svg, **kw: infra)
     assert score_response(answer(GOOD_SVG), REQS, content_failure_valid=True).is_score_valid is False
+
+
+def test_an_svg_that_breaks_the_renderer_twice_scores_a_valid_zero_with_the_reason():
+    broken = ('<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9">'
+              '<rect width="9" height="9" transform="scale(1e308)"/></svg>')
+    res = score_response(answer(broken), REQS)
+    assert res.score == 0 and res.is_score_valid is True
+    assert res.reason.startswith("render failed because of the SVG (twice): render error: CairoError")
+    assert res.metrics["format_rendered"].data == {"failure": "content", "attempts": 2}
 
 
 @pytest.mark.parametrize("failure", ["infrastructure", None])
