@@ -150,10 +150,10 @@ class JudgeConfig:
     """Defaults of the judges."""
 
     temperature: float = 0.0
-    max_retries: int = 4
-    retry_base_delay_s: float = 1.0
-    retry_max_total_s: float = 60.0
+    #: Hard wall-clock limit of one vision-judge request, body included (retries: :data:`HTTP`).
     request_timeout_s: float = 60.0
+    #: Hard budget of one verdict's call, retries and waits included (its ``RetryPolicy.total_s``).
+    call_deadline_s: float = 60.0
     concurrency: int = 4
     #: Bumped whenever the judge prompt changes, so cached verdicts are not reused.
     prompt_version: str = "v1"

@@ -73,10 +73,8 @@ _QUOTE_CHARS = 120
 
 # --------------------------------------------------------------------------- key scrubbing
 def _char_pattern(ch: str) -> str:
-    """The character itself, its percent-encoding (either hex case) and, for a space, ``+``."""
-    encoded = "".join(
-        "%" + "".join(f"[{d}{d.lower()}]" if d.isalpha() else d for d in f"{byte:02X}") for byte in ch.encode()
-    )
+    """The character itself, its percent-encoding and, for a space, ``+`` (matched ignoring case)."""
+    encoded = "".join(f"%{byte:02X}" for byte in ch.encode())
     forms = [re.escape(ch), encoded]
     if ch == " ":
         forms.append(r"\+")
@@ -90,12 +88,13 @@ def _secret_pattern(secret: str, min_prefix: int) -> re.Pattern[str]:
     tail = ""
     for ch in reversed(secret[head_len:]):  # nested optional groups: the longest prefix present wins
         tail = f"(?:{_char_pattern(ch)}{tail})?"
-    return re.compile("".join(_char_pattern(ch) for ch in secret[:head_len]) + tail)
+    return re.compile("".join(_char_pattern(ch) for ch in secret[:head_len]) + tail, re.IGNORECASE)
 
 
 def scrub_secrets(text: object, *secrets: str | Secret | None, min_prefix: int = HTTP.min_secret_prefix) -> str:
     """``text`` with every secret removed: whole, as any prefix of ``min_prefix`` or more characters,
-    and URL-encoded (``%2F`` in either case, ``+`` for a space).
+    and URL-encoded (``%2F``, ``+`` for a space), in any letter case (a key's case changed is
+    still most of the key).
 
     Use it on every error text that can reach a file, a verdict or a log line.
 
@@ -504,6 +503,14 @@ def parse_chat_completion(body: bytes, content_type: str | None = None) -> ChatR
     )
 
 
+@functools.lru_cache(maxsize=1)
+def _ssl_context() -> Any:
+    """httpx's default TLS context (certifi, ``SSL_CERT_FILE``), built once: each build takes ~0.15 s."""
+    import httpx
+
+    return httpx.create_ssl_context()
+
+
 class ChatClient:
     """An OpenAI-compatible chat-completions client with svgkit's retries, deadlines and scrubbing.
 
@@ -550,8 +557,9 @@ class ChatClient:
         if self._client is None:
             import openai
 
+            http = openai.DefaultAsyncHttpxClient(verify=_ssl_context())
             self._client = openai.AsyncOpenAI(base_url=self.base_url, api_key=self._key, max_retries=0,
-                                              timeout=self.timeout_s)
+                                              timeout=self.timeout_s, http_client=http)
         return self._client
 
     async def complete(
@@ -576,9 +584,10 @@ class ChatClient:
         if not isinstance(body.get("model"), str) or not isinstance(body.get("messages"), list | tuple):
             raise ValueError("the body needs a string 'model' and a list of 'messages'")
         extra = {k: v for k, v in body.items() if k not in ("model", "messages")}
+        client = self._openai()  # made before the clock starts: building a client blocks the loop briefly
 
         async def attempt() -> ChatReply:
-            raw = await self._openai().chat.completions.with_raw_response.create(
+            raw = await client.chat.completions.with_raw_response.create(
                 model=body["model"], messages=list(body["messages"]), extra_body=extra or None)
             return parse_chat_completion(raw.content, raw.headers.get("content-type"))
 

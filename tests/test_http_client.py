@@ -61,6 +61,10 @@ def test_scrubbing_leaves_short_prefixes_other_text_and_tiny_secrets_alone():
     assert scrub_secrets(ValueError(f"boom {KEY}"), Secret(KEY)) == "boom ***"
 
 
+def test_scrubbing_ignores_letter_case():
+    assert scrub_secrets(f"echo {KEY.upper()} / {KEY.lower()[:9]}", KEY) == "echo *** / ***"
+
+
 def test_scrubbing_handles_several_secrets_and_short_keys_whole():
     other = "fw-short"
     text = f"{KEY} / {other} / {quote('abc def')}"

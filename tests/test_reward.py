@@ -9,6 +9,7 @@ from eval_protocol.models import EvaluateResult
 
 import svgkit.reward as reward
 from svgkit.config import get_settings
+from svgkit.http_client import RetryPolicy
 from svgkit.judge import RuleJudge, VisionJudge
 from svgkit.render import RenderResult
 from svgkit.reward import WRITTEN_REASON, score_response
@@ -46,7 +47,7 @@ def key() -> str:
 
 def vision(server, key, **kw) -> VisionJudge:
     settings = get_settings({"OPENAI_API_KEY": key, "SVGKIT_JUDGE_BASE_URL": server.base_url}, read_dotenv=False)
-    return VisionJudge(settings=settings, cache=None, retry_base_delay_s=0.01, **kw)
+    return VisionJudge(settings=settings, cache=None, retry=RetryPolicy(base_delay_s=0.01, max_delay_s=0.05), **kw)
 
 
 def all_yes(n: int) -> Completion:
