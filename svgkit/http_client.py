@@ -584,10 +584,12 @@ class ChatClient:
         if not isinstance(body.get("model"), str) or not isinstance(body.get("messages"), list | tuple):
             raise ValueError("the body needs a string 'model' and a list of 'messages'")
         extra = {k: v for k, v in body.items() if k not in ("model", "messages")}
-        client = self._openai()  # made before the clock starts: building a client blocks the loop briefly
+        # Resolved before the clock starts: building the client and openai's first ``.chat`` (a lazy
+        # import of its resources, seconds on a busy machine) block the loop and are no request time.
+        create = self._openai().chat.completions.with_raw_response.create
 
         async def attempt() -> ChatReply:
-            raw = await client.chat.completions.with_raw_response.create(
+            raw = await create(
                 model=body["model"], messages=list(body["messages"]), extra_body=extra or None)
             return parse_chat_completion(raw.content, raw.headers.get("content-type"))
 

@@ -4,6 +4,8 @@ import asyncio
 import json
 import logging
 import random
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -251,3 +253,21 @@ def test_chat_client_refuses_streaming_and_bodies_without_model(chat_standin):
     with pytest.raises(ValueError, match="timeout_s"):
         ChatClient(base_url=chat_standin.base_url, api_key=None, timeout_s=0)
     assert "sk-" not in repr(ChatClient(base_url=chat_standin.base_url, api_key=KEY, timeout_s=1))
+
+
+def test_a_fresh_process_does_not_charge_openais_lazy_imports_to_the_first_request(chat_standin):
+    """openai imports its resources on the first ``client.chat`` (seconds on a busy machine): not request time."""
+    chat_standin.default = Completion("fine")
+    script = (
+        "import asyncio, sys\n"
+        "from svgkit.http_client import ChatClient, RetryPolicy\n"
+        "async def main():\n"
+        "    async with ChatClient(base_url=sys.argv[1], api_key='k-12345678', timeout_s=1.0,\n"
+        "                          policy=RetryPolicy(max_retries=0)) as client:\n"
+        "        out = await client.complete({'model': 'm', 'messages': [{'role': 'user', 'content': 'hi'}]})\n"
+        "    print(out.error or out.value.content)\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, chat_standin.base_url], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.strip() == "fine"
