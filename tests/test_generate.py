@@ -82,14 +82,6 @@ def bearers(server: ChatStandin) -> list[str | None]:
     return seen
 
 
-def settle(server: ChatStandin, timeout_s: float = 5.0) -> None:
-    """Wait until the stand-in has finished every answer (a request is recorded once it is answered)."""
-    deadline = time.monotonic() + timeout_s
-    while server.active and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.active == 0
-
-
 def lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
@@ -244,7 +236,7 @@ def test_a_trickling_answer_ends_at_the_request_deadline_and_the_connection_is_c
     took = time.monotonic() - started
     assert took < 2.0 + 2.0  # measured: about 2.0 s (before the layer: until the trickle ended, 30 s here)
     assert not g.ok and g.error == "timed out after 2 s" and g.attempts == 1
-    settle(server)  # the client closed its end: the trickle's next byte fails and the answer ends
+    assert server.wait_idle()  # the client closed its end: the trickle's next byte fails and the answer ends
 
 
 def test_a_hung_server_costs_one_deadline_per_attempt(server, tmp_path):
@@ -453,7 +445,7 @@ def test_interrupted_run_resumes_with_only_the_missing_samples(chat_standin, tmp
 
     chat_standin.responder = slow
     asyncio.run(interrupted(chat_standin))
-    settle(chat_standin)
+    assert chat_standin.wait_idle()
     done_before = len(lines(out))
     assert 3 <= done_before < 8
     sent_before = len(chat_standin.chat_requests)
@@ -532,7 +524,7 @@ def test_interrupting_the_caller_stops_sending(chat_standin, tmp_path):
         loop.run_until_complete(notebook_cell())
     finally:
         loop.close()
-    settle(srv)
+    assert srv.wait_idle()
     sent = len(srv.chat_requests)
     time.sleep(0.3)
     assert len(srv.chat_requests) == sent < 50

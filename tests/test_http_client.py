@@ -31,13 +31,6 @@ BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
 QUICK = RetryPolicy(max_retries=2, base_delay_s=0.001, max_delay_s=0.01)
 
 
-def settle(server, timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while server.active and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.active == 0
-
-
 # --------------------------------------------------------------------------- scrubbing
 @pytest.mark.parametrize("form", [
     KEY,
@@ -226,7 +219,7 @@ def test_the_total_budget_bounds_every_attempt_of_a_trickling_server(chat_standi
     assert took < 2.5 + 2.0  # measured: about 2.5 s
     assert not outcome.ok and outcome.attempts == 3
     assert outcome.error == "timed out at the 2.5 s deadline of this call (gave up after 3 attempts)"
-    settle(chat_standin)  # every abandoned trickle saw its connection closed
+    assert chat_standin.wait_idle()  # every abandoned trickle saw its connection closed
 
 
 def test_cancelling_the_caller_closes_the_connection(chat_standin):
@@ -241,7 +234,7 @@ def test_cancelling_the_caller_closes_the_connection(chat_standin):
                 await task
 
     asyncio.run(main())
-    settle(chat_standin)
+    assert chat_standin.wait_idle()
 
 
 def test_chat_client_refuses_streaming_and_bodies_without_model(chat_standin):

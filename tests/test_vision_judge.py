@@ -81,14 +81,6 @@ def bearers(server: ChatStandin) -> list[str | None]:
     return seen
 
 
-def settle(server: ChatStandin, timeout_s: float = 5.0) -> None:
-    """Wait until the stand-in has finished every answer (a request is recorded once it is answered)."""
-    deadline = time.monotonic() + timeout_s
-    while server.active and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.active == 0
-
-
 # ------------------------------------------------------------------ the request
 def test_request_model_image_schema_and_key(server, key, png):
     server.responder = lambda r: Completion(_verdicts(True, False, False), prompt_tokens=1000, completion_tokens=200)
@@ -275,8 +267,6 @@ def test_unauthorised_says_what_to_do(server, key, png):
     assert not v.valid and "401" in v.error and "OPENAI_API_KEY" in v.error and key not in v.error
 
 
-
-
 @pytest.mark.parametrize(("reply", "fragment"), [
     (Completion("I think about 2 of them are there."), "not JSON"),
     (Completion(""), "empty"),
@@ -394,7 +384,7 @@ def test_interrupting_a_sync_call_in_a_running_loop_stops_paid_calls(server, key
         loop.run_until_complete(notebook_cell())
     finally:
         loop.close()
-    settle(server)
+    assert server.wait_idle()
     sent = len(server.chat_requests)
     time.sleep(1.0)  # long enough for several more calls if the work were still running
     assert len(server.chat_requests) == sent <= 3
@@ -426,7 +416,7 @@ def test_a_trickling_answer_ends_at_the_request_deadline_as_an_invalid_verdict(s
     took = time.monotonic() - started
     assert took < 2.0 + 2.0  # measured: about 2.0 s
     assert not v.valid and v.error == "timed out after 2 s" and v.attempts == 1 and v.score == 0
-    settle(server)  # the connection was closed: the trickle's next byte failed
+    assert server.wait_idle()  # the connection was closed: the trickle's next byte failed
 
 
 def test_a_hung_server_costs_one_deadline_per_attempt(server, key, png):

@@ -295,6 +295,17 @@ class StandinServer:
         with self._lock:
             return self._active
 
+    def wait_idle(self, timeout_s: float = 5.0) -> bool:
+        """Wait until no answer is in progress (:attr:`active` is 0); ``False`` if that took too long.
+
+        A request is recorded once it is answered, so wait before counting the requests of a
+        client that was just cancelled or timed out.
+        """
+        deadline = time.monotonic() + timeout_s
+        while self.active and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.active == 0
+
     @property
     def requests(self) -> list[RecordedRequest]:
         """Requests received so far, oldest first (a copy; no secret values)."""
