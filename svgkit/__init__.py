@@ -12,6 +12,8 @@ Modules, one concern each:
 - :mod:`svgkit.judge`       per-requirement verdicts: vision LLM judge, offline rule judge, cache
 - :mod:`svgkit.reward`      the reward: fulfilled / total as an Eval Protocol ``EvaluateResult``
 - :mod:`svgkit.calibrate`   how far to trust a judge, against hand-made labels
+- :mod:`svgkit.http_client` one HTTP layer for OpenAI-compatible calls: retries, hard deadlines, breaker, key scrubbing
+- :mod:`svgkit.pricing`     the one price lookup, token costs, and cost estimates before a run
 - :mod:`svgkit.generate`    sampling answers from an OpenAI-compatible endpoint, resumable
 - :mod:`svgkit.evaluation`  Eval Protocol glue: evaluator plan, row scoring, running under pytest
 - :mod:`svgkit.evaluator`   the ``@evaluation_test`` itself (collected by pytest, uploaded in 03)

@@ -39,11 +39,13 @@ __all__ = [
     "DATASET",
     "EVALUATION",
     "FILES",
+    "HTTP",
     "JUDGE",
     "LIMITS",
     "MODELS",
     "DatasetConfig",
     "EvaluationConfig",
+    "HttpConfig",
     "JudgeConfig",
     "Limits",
     "Models",
@@ -154,10 +156,10 @@ class JudgeConfig:
     """Defaults of the judges."""
 
     temperature: float = 0.0
-    max_retries: int = 4
-    retry_base_delay_s: float = 1.0
-    retry_max_total_s: float = 60.0
+    #: Hard wall-clock limit of one vision-judge request, body included (retries: :data:`HTTP`).
     request_timeout_s: float = 60.0
+    #: Hard budget of one verdict's call, retries and waits included (its ``RetryPolicy.total_s``).
+    call_deadline_s: float = 60.0
     concurrency: int = 4
     #: Bumped whenever the judge prompt changes, so cached verdicts are not reused.
     prompt_version: str = "v1"
@@ -187,6 +189,40 @@ JUDGE = JudgeConfig()
 
 
 @dataclass(frozen=True)
+class HttpConfig:
+    """Defaults of every OpenAI-compatible call (:mod:`svgkit.http_client`): generation, the vision judge.
+
+    :class:`svgkit.http_client.RetryPolicy` takes its defaults from here; a caller overrides
+    single fields (``RetryPolicy(max_retries=0)``).
+    """
+
+    #: Retries after the first attempt.
+    max_retries: int = 3
+    #: First backoff delay; doubled on every further retry, then jittered.
+    retry_base_delay_s: float = 1.0
+    #: Longest single wait between two attempts, also the cap on a server's ``Retry-After``.
+    retry_max_delay_s: float = 30.0
+    #: Hard wall-clock budget of one call, all attempts and waits included (for generation: the
+    #: overall deadline of one sample). No attempt runs past it.
+    retry_total_s: float = 300.0
+    #: Each computed backoff is multiplied by a random factor in ``[1 - jitter, 1]``.
+    retry_jitter: float = 0.5
+    #: Statuses retried besides every 5xx: request timeout, conflict, rate limit (openai's own choice).
+    retry_statuses: frozenset[int] = frozenset({408, 409, 429})
+    #: Statuses that will fail every other request of a batch the same way (bad key, no access, no such model).
+    fatal_statuses: frozenset[int] = frozenset({401, 403, 404})
+    #: Generation stops asking after this many consecutive timeouts, dropped connections or 5xx.
+    breaker_threshold: int = 5
+    #: Longest error text kept in a record, a verdict or a log line.
+    max_error_chars: int = 500
+    #: Key scrubbing also removes every prefix of a key at least this long.
+    min_secret_prefix: int = 8
+
+
+HTTP = HttpConfig()
+
+
+@dataclass(frozen=True)
 class EvaluationConfig:
     """Defaults of generation and local evaluation."""
 
@@ -194,12 +230,8 @@ class EvaluationConfig:
     max_tokens: int = 4096
     samples_per_prompt: int = 1
     concurrency: int = 4
-    max_retries: int = 3
+    #: Hard wall-clock limit of one generation request, body included (see :data:`HTTP`).
     request_timeout_s: float = 120.0
-    #: First backoff delay; doubled on every further retry (with jitter).
-    retry_base_delay_s: float = 1.0
-    #: Longest single wait between two attempts, also the cap on a server's ``Retry-After``.
-    retry_max_delay_s: float = 30.0
     #: Input tokens of one formatted SVGBench-style prompt (requirements and example included).
     est_prompt_tokens: float = 250.0
     #: Whether a render that fails because of the SVG itself (a cairo error, a timeout, a crash)

@@ -31,3 +31,22 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip("../shared is not present beside this checkout")
     return SHARED
+
+
+# --------------------------------------------------------------------------- stand-ins (svgkit.standin)
+@pytest.fixture
+def standin():
+    """A bare stand-in server on 127.0.0.1: add routes (``standin.add_route``) and faults (``standin.push``)."""
+    from svgkit.standin import StandinServer
+
+    with StandinServer() as server:
+        yield server
+
+
+@pytest.fixture
+def chat_standin():
+    """An OpenAI-compatible chat stand-in; set ``.responder`` or ``.default``, or ``.push`` answers and faults."""
+    from svgkit.standin import ChatStandin
+
+    with ChatStandin() as server:
+        yield server

@@ -5,14 +5,15 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
-from chat_server import ChatServer, Reply
 from eval_protocol.models import EvaluateResult
 
 import svgkit.reward as reward
 from svgkit.config import get_settings
+from svgkit.http_client import RetryPolicy
 from svgkit.judge import RuleJudge, VisionJudge
 from svgkit.render import RenderResult
 from svgkit.reward import WRITTEN_REASON, score_response
+from svgkit.standin import Completion, Response
 
 REQS = [
     "The background is light blue.",
@@ -35,9 +36,8 @@ def answer(svg: str) -> str:
 
 
 @pytest.fixture
-def server():
-    with ChatServer() as srv:
-        yield srv
+def server(chat_standin):
+    return chat_standin
 
 
 @pytest.fixture
@@ -47,12 +47,12 @@ def key() -> str:
 
 def vision(server, key, **kw) -> VisionJudge:
     settings = get_settings({"OPENAI_API_KEY": key, "SVGKIT_JUDGE_BASE_URL": server.base_url}, read_dotenv=False)
-    return VisionJudge(settings=settings, cache=None, retry_base_delay_s=0.01, **kw)
+    return VisionJudge(settings=settings, cache=None, retry=RetryPolicy(base_delay_s=0.01, max_delay_s=0.05), **kw)
 
 
-def all_yes(n: int) -> Reply:
-    return Reply.completion({"verdicts": [{"index": i + 1, "reason": "visible", "fulfilled": True}
-                                          for i in range(n)], "summary": "fine"})
+def all_yes(n: int) -> Completion:
+    return Completion({"verdicts": [{"index": i + 1, "reason": "visible", "fulfilled": True}
+                                    for i in range(n)], "summary": "fine"})
 
 
 # ------------------------------------------------------------------ scores
@@ -72,11 +72,11 @@ def test_good_answer_with_rule_judge_offline():
 
 
 def test_score_is_fulfilled_over_total_with_vision_judge(server, key):
-    server.push(Reply.completion({"verdicts": [{"index": 1, "reason": "", "fulfilled": True},
-                                               {"index": 2, "reason": "", "fulfilled": False},
-                                               {"index": 3, "reason": "", "fulfilled": True},
-                                               {"index": 4, "reason": "", "fulfilled": False}],
-                                  "summary": "ok"}, prompt_tokens=900, completion_tokens=90))
+    server.push(Completion({"verdicts": [{"index": 1, "reason": "", "fulfilled": True},
+                                         {"index": 2, "reason": "", "fulfilled": False},
+                                         {"index": 3, "reason": "", "fulfilled": True},
+                                         {"index": 4, "reason": "", "fulfilled": False}],
+                            "summary": "ok"}, prompt_tokens=900, completion_tokens=90))
     res = score_response(answer(GOOD_SVG), REQS, judge=vision(server, key))
     assert res.score == 0.5 and res.is_score_valid
     assert res.metrics["judge"].data["input_tokens"] == 900
@@ -84,7 +84,7 @@ def test_score_is_fulfilled_over_total_with_vision_judge(server, key):
 
 
 def test_upstream_count_is_clamped(server, key):
-    server.push(Reply.completion({"reasoning": "everything", "number_of_fulfilled_requirements": 40}))
+    server.push(Completion({"reasoning": "everything", "number_of_fulfilled_requirements": 40}))
     res = score_response(answer(GOOD_SVG), REQS, judge=vision(server, key, mode="upstream"))
     assert res.score == 1.0 and res.is_score_valid
 
@@ -176,7 +176,7 @@ def test_render_failure_of_the_renderer_is_invalid(monkeypatch, failure):
 
 
 def test_judge_failure_is_invalid(server, key):
-    server.push(Reply.status(400, "bad image"))
+    server.push(Response.error(400, "bad image"))
     res = score_response(answer(GOOD_SVG), REQS, judge=vision(server, key))
     assert res.score == 0 and res.is_score_valid is False and "judge failed" in res.reason
     assert "bad image" in res.reason and res.metrics["judge"].is_score_valid is False
@@ -211,7 +211,7 @@ def test_text_only_picture_gets_no_credit_for_written_requirements(server, key):
 
 
 def test_text_only_with_count_only_judge_takes_written_off_the_count(server, key):
-    server.push(Reply.completion({"reasoning": "all there", "number_of_fulfilled_requirements": 4}))
+    server.push(Completion({"reasoning": "all there", "number_of_fulfilled_requirements": 4}))
     res = score_response(answer(TEXT_ONLY), REQS, judge=vision(server, key, mode="upstream"))
     assert res.score == pytest.approx((4 - len(res.metrics["hack_text_only"].data["written"])) / 4)
     assert res.score <= 0.5
@@ -223,13 +223,13 @@ def test_count_only_judge_that_left_out_the_written_requirement_is_not_penalised
            '<circle cx="30" cy="30" r="20" fill="red"/><rect x="60" y="10" width="40" height="40" fill="blue"/>'
            '<text x="5" y="90">A tall green tree stands beside the house</text></svg>')
     # the strict judge counted the circle and the square, not the tree that is only written out
-    server.push(Reply.completion({"reasoning": "circle and square; the tree is only text",
-                                  "number_of_fulfilled_requirements": 2}))
+    server.push(Completion({"reasoning": "circle and square; the tree is only text",
+                            "number_of_fulfilled_requirements": 2}))
     res = score_response(answer(svg), reqs, judge=vision(server, key, mode="upstream"))
     assert res.metrics["hack_text_only"].data["written"] == [2]
     assert res.score == pytest.approx(2 / 3) and res.is_score_valid
     # a gullible count that includes the written one still loses it: at most 2 can be drawn
-    server.push(Reply.completion({"reasoning": "all three", "number_of_fulfilled_requirements": 3}))
+    server.push(Completion({"reasoning": "all three", "number_of_fulfilled_requirements": 3}))
     assert score_response(answer(svg), reqs, judge=vision(server, key, mode="upstream")).score == pytest.approx(2 / 3)
 
 

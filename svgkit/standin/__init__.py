@@ -4,7 +4,7 @@ Each stand-in is a real HTTP server on ``127.0.0.1`` that speaks the part of a s
 that svgkit uses, through the same client libraries as the real thing. They are rehearsal
 tools: nothing they answer comes from the real service, and every notebook that uses one says
 so. They record every request without secret values, and any route can be made to fail on
-purpose (an error status, a hang, a trickle, a dropped connection) to test the clients.
+purpose (an error status, a hang, a trickle, a cut body, a dropped connection) to test the clients.
 
 - :mod:`svgkit.standin.base`: the server, routes, scripted faults and request records.
 - :mod:`svgkit.standin.chat`: an OpenAI-compatible chat-completions endpoint.
