@@ -8,18 +8,23 @@ purpose (an error status, a hang, a trickle, a dropped connection) to test the c
 
 - :mod:`svgkit.standin.base`: the server, routes, scripted faults and request records.
 - :mod:`svgkit.standin.chat`: an OpenAI-compatible chat-completions endpoint.
+- :mod:`svgkit.standin.gateway`: Fireworks' tracing gateway and the model behind it (remote rollouts).
 """
 
 from .base import MAX_HANG_S, RecordedRequest, Request, Response, Route, StandinServer
 from .chat import ChatStandin, Completion
+from .gateway import GatewayStandin, LogEntry, Trace
 
 __all__ = [
     "MAX_HANG_S",
     "ChatStandin",
     "Completion",
+    "GatewayStandin",
+    "LogEntry",
     "RecordedRequest",
     "Request",
     "Response",
     "Route",
     "StandinServer",
+    "Trace",
 ]
