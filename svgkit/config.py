@@ -277,6 +277,10 @@ class RolloutServerConfig:
     model_max_retries: int = 2
     #: A whole rollout, retries included, once it has a slot.
     rollout_deadline_s: float = 240.0
+    #: Admission first: a rollout starts its model call only after ``/init`` has been quiet this long...
+    admission_quiet_s: float = 0.005
+    #: ... or after waiting this long at most (so a steady stream of ``/init`` never starves the rollouts).
+    admission_max_defer_s: float = 0.5
     #: ``Retry-After`` of a 503 from a saturated server.
     retry_after_s: int = 2
     #: Rollout ids remembered so a re-posted ``/init`` starts nothing new.

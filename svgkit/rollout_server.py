@@ -104,6 +104,10 @@ class ServerOptions:
         model_timeout_s: One model call (the OpenAI client's timeout).
         model_max_retries: The OpenAI client's own retries of 429, 5xx and connection errors.
         rollout_deadline_s: A whole rollout, retries included, once it has a slot.
+        admission_quiet_s: A rollout with a slot starts its model call once ``/init`` has been
+            quiet this long (answering requests comes first: a burst of them is not slowed by
+            the model calls it starts)...
+        admission_max_defer_s: ... or after this long at most.
         retry_after_s: ``Retry-After`` of a 503.
         remembered_rollouts: Rollout ids kept for idempotency.
         max_init_bytes: Largest ``/init`` body accepted.
@@ -118,6 +122,8 @@ class ServerOptions:
     model_timeout_s: float = ROLLOUT_SERVER.model_timeout_s
     model_max_retries: int = ROLLOUT_SERVER.model_max_retries
     rollout_deadline_s: float = ROLLOUT_SERVER.rollout_deadline_s
+    admission_quiet_s: float = ROLLOUT_SERVER.admission_quiet_s
+    admission_max_defer_s: float = ROLLOUT_SERVER.admission_max_defer_s
     retry_after_s: int = ROLLOUT_SERVER.retry_after_s
     remembered_rollouts: int = ROLLOUT_SERVER.remembered_rollouts
     max_init_bytes: int = ROLLOUT_SERVER.max_init_bytes
@@ -130,7 +136,8 @@ class ServerOptions:
                      "max_init_bytes"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"ServerOptions.{name} must be positive, not {getattr(self, name)!r}")
-        for name in ("max_queued", "model_max_retries", "retry_after_s"):
+        for name in ("max_queued", "model_max_retries", "retry_after_s", "admission_quiet_s",
+                     "admission_max_defer_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"ServerOptions.{name} must be zero or more, not {getattr(self, name)!r}")
         if not self.allowed_model_hosts:
@@ -355,6 +362,8 @@ class RolloutServer:
         self._handler: logging.Handler | None = None
         self._reporter: ThreadPoolExecutor | None = None
         self._warned_no_ids = False
+        self._quiet: asyncio.Event | None = None
+        self._quiet_timer: asyncio.TimerHandle | None = None
         #: Records on this logger are posted to the gateway (and propagate to the console).
         self.status_logger = logging.getLogger(f"{__name__}.status.{next(_status_loggers)}")
 
@@ -364,6 +373,8 @@ class RolloutServer:
         """Open the HTTP pool and the gateway handler; at shutdown, report unfinished rollouts."""
         opts = self.options
         self._slots = asyncio.Semaphore(opts.max_concurrency)
+        self._quiet = asyncio.Event()
+        self._quiet.set()
         self._http = httpx.AsyncClient(limits=httpx.Limits(max_connections=opts.max_concurrency * 2,
                                                            max_keepalive_connections=opts.max_concurrency))
         self._reporter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-status")
@@ -398,6 +409,7 @@ class RolloutServer:
 
     async def init(self, request: Request) -> JSONResponse:
         """``POST /init``: validate, accept (or refuse), and start the rollout in the background."""
+        self._mark_busy()
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > self.options.max_init_bytes:
             return _error(413, f"request body over {self.options.max_init_bytes} bytes")
@@ -448,6 +460,20 @@ class RolloutServer:
         task.add_done_callback(self._tasks.discard)
         return JSONResponse({"status": "accepted", "rollout_id": rollout_id})
 
+    def _mark_busy(self) -> None:
+        """An ``/init`` arrived: new model calls wait until requests have been quiet a moment."""
+        if self._quiet is None or not self.options.admission_quiet_s:
+            return
+        self._quiet.clear()
+        if self._quiet_timer is not None:
+            self._quiet_timer.cancel()
+        self._quiet_timer = asyncio.get_running_loop().call_later(self.options.admission_quiet_s, self._quiet.set)
+
+    async def _admissions_first(self) -> None:
+        assert self._quiet is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._quiet.wait(), self.options.admission_max_defer_s)
+
     def _url_problem(self, url: str | None) -> str | None:
         if not url:
             return "model_base_url is missing: the server needs to know where to call the model"
@@ -475,6 +501,7 @@ class RolloutServer:
         try:
             async with self._slots:
                 rollout.state = "running"
+                await self._admissions_first()
                 queued_s = time.monotonic() - rollout.accepted_at
                 try:
                     outcome = await asyncio.wait_for(self._call_model(rollout),
