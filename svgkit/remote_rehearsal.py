@@ -117,7 +117,7 @@ class RemoteRehearsal:
             f"| answers with an SVG (server extras) | {self.with_svg} |",
             f"| rows scored by the evaluator | {len(self.run.scores)} ({valid} valid) |",
             f"| mean score (valid rows) | {self.run.mean_score:.3f} |",
-            f"| evaluator exit code, wall time | {self.run.returncode}, {self.run.seconds:.1f} s |",
+            f"| evaluator exit code | {self.run.returncode} |",
         ]))
 
 

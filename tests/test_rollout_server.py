@@ -347,3 +347,21 @@ def test_the_command_line_server_runs_a_rollout_and_never_prints_the_key(tmp_pat
     text = log.read_text()
     assert "POST /init" in text and "rollout cli FINISHED" in text  # it did log, just not the key
     assert FAKE_KEY not in text and FAKE_KEY not in gateway.received_text()
+
+
+def test_the_dockerfile_copies_what_exists_and_starts_this_server_on_every_interface():
+    from conftest import REPO
+
+    dockerfile = (REPO / "deploy" / "rollout-server" / "Dockerfile").read_text()
+    copies = [line.split()[1:-1] for line in dockerfile.splitlines() if line.startswith("COPY ")]
+    sources = [src for srcs in copies for src in srcs]
+    assert sources and all((REPO / src).exists() for src in sources)
+    ignore = (REPO / "deploy" / "rollout-server" / "Dockerfile.dockerignore").read_text().splitlines()
+    assert all(f"!{src}" in ignore or f"!{src}/" in ignore for src in sources)  # the build context sends them
+    (cmd,) = [line for line in dockerfile.splitlines() if line.startswith("CMD ")]
+    assert "python -m svgkit.rollout_server --host 0.0.0.0 --port ${PORT:-8000}" in cmd
+    env = dict(part.split("=", 1) for part in dockerfile.split("ENV", 1)[1].split("WORKDIR")[0].replace("\\", " ")
+               .split() if "=" in part)
+    assert env["LITELLM_LOCAL_MODEL_COST_MAP"] == "True"
+    assert ServerOptions.from_env(env).allowed_model_hosts == ("tracing.fireworks.ai",)
+    assert "FIREWORKS_API_KEY=" not in dockerfile  # keys come from the host at run time, never baked in
