@@ -328,40 +328,22 @@ def rollout_server_bench(*, concurrent: int = 50, rounds: int = 3, model_delay_s
     """
     import asyncio
     import json
-    import socket
-    import subprocess
 
     import aiohttp
-    import httpx
 
     from .config import ROLLOUT_SERVER
     from .dataset import load_examples
+    from .rollout_server import start_server_process
     from .standin.gateway import GatewayStandin
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     with GatewayStandin(default=load_examples()[0].response, model_delay_s=model_delay_s) as gateway:
         env = {**os.environ, "FW_TRACING_GATEWAY_BASE_URL": gateway.gateway_url,
                "SVGKIT_ROLLOUT_MAX_QUEUED": str(max(ROLLOUT_SERVER.max_queued, concurrent * rounds))}
         for key in ("FIREWORKS_API_KEY", "EP_REMOTE_API_KEY"):
             env.pop(key, None)
-        server = subprocess.Popen([sys.executable, "-m", "svgkit.rollout_server", "--host", "127.0.0.1",
-                                   "--port", str(port), "--log-level", "warning"], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}"
+        server = start_server_process(env=env, startup_timeout_s=startup_timeout_s)
+        url = server.url
         try:
-            deadline = time.monotonic() + startup_timeout_s
-            while True:
-                try:
-                    if httpx.get(url, timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the rollout server did not start")
-                time.sleep(0.2)
-
             async def post(session: Any, rid: str) -> tuple[float, int]:
                 body = json.dumps(_init_body(rid, gateway.model_base_url))
                 start = time.perf_counter()
@@ -389,18 +371,17 @@ def rollout_server_bench(*, concurrent: int = 50, rounds: int = 3, model_delay_s
                     await asyncio.sleep(0.05)
 
             asyncio.run(warm_up())
-            cpu_before = _cpu_ms(server.pid)
+            cpu_before = _cpu_ms(server.process.pid)
             latencies, codes, started = asyncio.run(run())
-            cpu_bursts = _cpu_ms(server.pid)
+            cpu_bursts = _cpu_ms(server.process.pid)
             total = concurrent * rounds + 1
             wait_until = time.monotonic() + model_delay_s * 3 + 60
             while len(gateway.final_statuses()) < total and time.monotonic() < wait_until:
                 time.sleep(0.05)
             all_done_s = time.monotonic() - started
-            cpu_after = _cpu_ms(server.pid)
+            cpu_after = _cpu_ms(server.process.pid)
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            server.stop()
         finals = gateway.final_statuses()
     ordered = sorted(latencies)
     p50, p95 = statistics.median(ordered), statistics.quantiles(ordered, n=100, method="inclusive")[94]

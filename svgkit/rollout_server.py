@@ -65,11 +65,13 @@ __all__ = [
     "RolloutServer",
     "RunningServer",
     "ServerOptions",
+    "ServerProcess",
     "build_model_call",
     "classify_model_error",
     "create_app",
     "main",
     "serve_in_thread",
+    "start_server_process",
 ]
 
 #: Name in the health check, the extras and the ``server`` of every status record.
@@ -647,6 +649,64 @@ def serve_in_thread(options: ServerOptions | None = None, *, host: str = "127.0.
             raise RuntimeError(f"{SERVICE_NAME} did not start on {host}:{sock.getsockname()[1]}")
         time.sleep(0.02)
     return RunningServer(f"http://{host}:{sock.getsockname()[1]}", app, server, thread)
+
+
+@dataclass
+class ServerProcess:
+    """``python -m svgkit.rollout_server`` running in a child process (see :func:`start_server_process`)."""
+
+    url: str
+    process: Any
+
+    def stop(self, *, timeout_s: float = 30.0) -> int:
+        """Terminate it (unfinished rollouts are reported ``UNAVAILABLE``); returns its exit code."""
+        if self.process.poll() is None:
+            self.process.terminate()
+        return self.process.wait(timeout=timeout_s)
+
+    def __enter__(self) -> "ServerProcess":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_server_process(*, port: int = 0, env: Mapping[str, str] | None = None, log_level: str = "warning",
+                         output: Any = None, startup_timeout_s: float = 90.0) -> ServerProcess:
+    """Start ``python -m svgkit.rollout_server`` on 127.0.0.1 in a child process and wait until it is healthy.
+
+    Args:
+        port: The port (0: a free one).
+        env: The child's whole environment (default: this process's).
+        log_level: ``debug``, ``info``, ``warning`` or ``error``.
+        output: Where its stdout and stderr go (a file; default: discarded).
+        startup_timeout_s: How long to wait for ``GET /`` to answer.
+
+    Raises:
+        RuntimeError: It exited or did not answer in time.
+    """
+    import subprocess
+    import sys
+
+    if not port:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "svgkit.rollout_server", "--host", "127.0.0.1",
+                                "--port", str(port), "--log-level", log_level],
+                               env=dict(os.environ if env is None else env),
+                               stdout=output if output is not None else subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + startup_timeout_s
+    while True:
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(url, timeout=1).status_code == 200:
+                return ServerProcess(url, process)
+        if process.poll() is not None or time.monotonic() > deadline:
+            if process.poll() is None:
+                process.kill()
+            raise RuntimeError(f"{SERVICE_NAME} did not start on port {port} (exit code {process.poll()})")
+        time.sleep(0.2)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -3,9 +3,6 @@
 import asyncio
 import json
 import logging
-import socket
-import subprocess
-import sys
 import time
 
 import httpx
@@ -17,7 +14,7 @@ from eval_protocol.pytest.evaluation_test_utils import rollout_processor_with_re
 from eval_protocol.pytest.exception_config import BackoffConfig, ExceptionHandlerConfig
 from eval_protocol.pytest.types import RolloutProcessorConfig
 
-from svgkit.rollout_server import ServerOptions, build_model_call, serve_in_thread
+from svgkit.rollout_server import ServerOptions, build_model_call, serve_in_thread, start_server_process
 from svgkit.standin import Completion, GatewayStandin, Response
 from svgkit.svg import extract_svg
 
@@ -152,7 +149,7 @@ def test_init_is_idempotent_per_rollout_id(stack):
 
 
 def test_a_saturated_server_answers_503_with_retry_after_then_accepts_again():
-    with GatewayStandin(default=Completion(_svg_answer(3), delay_s=0.6)) as gateway:
+    with GatewayStandin(default=Completion(_svg_answer(3), delay_s=2.0)) as gateway:
         options = ServerOptions(gateway_url=gateway.gateway_url, max_concurrency=1, max_queued=1, retry_after_s=1)
         with serve_in_thread(options) as server:
             codes = [httpx.post(f"{server.url}/init", json=_init_payload(f"s{i}", gateway.model_base_url,
@@ -309,42 +306,20 @@ def test_127_0_0_1_as_model_base_url_ends_not_found(stack, monkeypatch):
     assert gateway.traces() == [] and gateway.chat_requests[-1].path == "/chat/completions"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_the_command_line_server_runs_a_rollout_and_never_prints_the_key(tmp_path):
     with GatewayStandin(default=_svg_answer(5), require_key=FAKE_KEY) as gateway:
-        port = _free_port()
         env = {"PATH": "/usr/bin:/bin", "FW_TRACING_GATEWAY_BASE_URL": gateway.gateway_url,
                "LITELLM_LOCAL_MODEL_COST_MAP": "True", "SVGKIT_ROLLOUT_MODEL_TIMEOUT_S": "3",
                "HOME": str(tmp_path)}
         log = tmp_path / "server.log"
-        with log.open("w") as sink:
-            proc = subprocess.Popen([sys.executable, "-m", "svgkit.rollout_server", "--host", "127.0.0.1",
-                                     "--port", str(port), "--log-level", "debug"], stdout=sink,
-                                    stderr=subprocess.STDOUT, env=env)
-            try:
-                url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
-                while True:
-                    try:
-                        if httpx.get(url, timeout=1).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-                    time.sleep(0.2)
-                payload = _init_payload("cli", gateway.model_base_url)
-                payload["completion_params"]["api_key"] = FAKE_KEY  # must never be forwarded or logged either
-                assert httpx.post(f"{url}/init", json=payload).json()["status"] == "accepted"
-                assert _wait_for_status(gateway, "cli").status["code"] == Code.FINISHED
-                assert httpx.post(f"{url}/init", json={**payload, "metadata": {}}).status_code == 400
-            finally:
-                proc.terminate()
-                proc.wait(timeout=20)
+        with log.open("w") as sink, start_server_process(env=env, log_level="debug", output=sink) as server:
+            payload = _init_payload("cli", gateway.model_base_url)
+            payload["completion_params"]["api_key"] = FAKE_KEY  # must never be forwarded or logged either
+            assert httpx.post(f"{server.url}/init", json=payload).json()["status"] == "accepted"
+            assert _wait_for_status(gateway, "cli").status["code"] == Code.FINISHED
+            assert httpx.post(f"{server.url}/init", json={**payload, "metadata": {}}).status_code == 400
     text = log.read_text()
+    assert "Application shutdown complete" in text  # SIGTERM: a graceful shutdown (uvicorn then re-raises it)
     assert "POST /init" in text and "rollout cli FINISHED" in text  # it did log, just not the key
     assert FAKE_KEY not in text and FAKE_KEY not in gateway.received_text()
 
