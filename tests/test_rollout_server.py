@@ -340,3 +340,21 @@ def test_the_dockerfile_copies_what_exists_and_starts_this_server_on_every_inter
     assert env["LITELLM_LOCAL_MODEL_COST_MAP"] == "True"
     assert ServerOptions.from_env(env).allowed_model_hosts == ("tracing.fireworks.ai",)
     assert "FIREWORKS_API_KEY=" not in dockerfile  # keys come from the host at run time, never baked in
+
+
+def test_model_calls_wait_for_a_burst_of_init_to_be_answered_but_never_for_long():
+    with GatewayStandin(default=_svg_answer(6)) as gateway:
+        options = ServerOptions(gateway_url=gateway.gateway_url, admission_quiet_s=0.3, admission_max_defer_s=0.8)
+        with serve_in_thread(options) as server, httpx.Client() as client:
+            start = time.monotonic()
+            client.post(f"{server.url}/init", json=_init_payload("q0", gateway.model_base_url))
+            _wait_for_status(gateway, "q0")
+            assert gateway.chat_requests[0].received_at - start >= 0.3  # waited for a quiet moment
+            gateway.clear()
+            start, i = time.monotonic(), 0
+            while time.monotonic() - start < 1.6:  # a steady stream of /init, never quiet for 0.3 s
+                client.post(f"{server.url}/init", json=_init_payload(f"q{i + 1}", gateway.model_base_url))
+                i += 1
+                time.sleep(0.05)
+            first_call = min(r.received_at for r in gateway.chat_requests)
+            assert first_call - start < 1.3  # started within admission_max_defer_s (plus slack), not starved
