@@ -54,6 +54,7 @@ lab: setup
 bench: setup
 	$(OFFLINE_ENV) $(PY) -m svgkit.bench
 	$(OFFLINE_ENV) $(PY) -m svgkit.bench --evaluator
+	$(OFFLINE_ENV) $(PY) -m svgkit.bench --rollout-server
 
 # svgkit renders vs headless Chromium screenshots (SSIM) on the bundled examples; needs Debian's chromium.
 fidelity: setup

@@ -18,7 +18,9 @@ Modules, one concern each:
 - :mod:`svgkit.evaluation`  Eval Protocol glue: evaluator plan, row scoring, running under pytest
 - :mod:`svgkit.evaluator`   the ``@evaluation_test`` itself (collected by pytest, uploaded in 03)
 - :mod:`svgkit.fireworks_api`  the Fireworks control plane: secrets, datasets, evaluators, RFT jobs, deployments
-- :mod:`svgkit.standin`     local stand-ins of the services (chat completions, the Fireworks API) for rehearsals
+- :mod:`svgkit.standin`     local stand-ins for rehearsals: chat completions, the Fireworks API, the tracing gateway
+- :mod:`svgkit.rollout_server`  the remote rollout server (``python -m svgkit.rollout_server``);
+  :mod:`svgkit.remote_rehearsal` runs the evaluator against it offline
 - :mod:`svgkit.plots`, :mod:`svgkit.gallery`, :mod:`svgkit.display`  figures and views for notebooks
 - :mod:`svgkit.runner`      runs the notebook series (``make tutorial``); :mod:`svgkit.bench` benchmarks
 

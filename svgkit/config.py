@@ -57,6 +57,8 @@ __all__ = [
     "RFT",
     "REHEARSAL",
     "RehearsalConfig",
+    "ROLLOUT_SERVER",
+    "RolloutServerConfig",
     "STEPS",
     "MissingKeyError",
     "ModeRow",
@@ -340,6 +342,64 @@ class OutputFiles:
 FILES = OutputFiles()
 
 
+# --------------------------------------------------------------------------- remote rollout server
+@dataclass(frozen=True)
+class RolloutServerConfig:
+    """The remote rollout server (:mod:`svgkit.rollout_server`) and the evaluator's remote mode.
+
+    Every server option can be set in the server's environment as ``SVGKIT_ROLLOUT_<NAME>``
+    (``SVGKIT_ROLLOUT_MAX_CONCURRENCY=64``; hosts comma-separated) or on its command line.
+    Source of the gateway facts: eval-protocol 0.3.33 (``RemoteRolloutProcessor``,
+    ``FireworksTracingHttpHandler``), read 2026-11.
+    """
+
+    #: Set (to the server's base URL) to make the evaluator post its rollouts to a remote server.
+    url_env: str = "SVGKIT_ROLLOUT_SERVER_URL"
+    #: Where the server calls the model and the processor reads status, logs and traces.
+    model_base_url_env: str = "SVGKIT_ROLLOUT_MODEL_BASE_URL"
+    #: Fireworks' tracing gateway: model proxy and log store (eval-protocol's default).
+    gateway_url: str = "https://tracing.fireworks.ai"
+    #: Prefix of every server option's environment variable.
+    env_prefix: str = "SVGKIT_ROLLOUT_"
+    #: Hosts a ``model_base_url`` may point at; anything else is refused (no calls to arbitrary URLs).
+    allowed_model_hosts: tuple[str, ...] = ("tracing.fireworks.ai", "localhost", "127.0.0.1")
+    #: Model calls in flight at once.
+    max_concurrency: int = 32
+    #: Accepted rollouts waiting for a slot; beyond concurrency + queue, ``/init`` answers 503.
+    max_queued: int = 224
+    #: One model call (the OpenAI client's timeout).
+    model_timeout_s: float = 180.0
+    #: The OpenAI client's own retries of 429, 5xx and connection errors (with backoff).
+    model_max_retries: int = 2
+    #: A whole rollout, retries included, once it has a slot.
+    rollout_deadline_s: float = 240.0
+    #: Admission first: a rollout starts its model call only after ``/init`` has been quiet this long...
+    admission_quiet_s: float = 0.005
+    #: ... or after waiting this long at most (so a steady stream of ``/init`` never starves the rollouts).
+    admission_max_defer_s: float = 0.5
+    #: ``Retry-After`` of a 503 from a saturated server.
+    retry_after_s: int = 2
+    #: Rollout ids remembered so a re-posted ``/init`` starts nothing new.
+    remembered_rollouts: int = 100_000
+    #: Largest ``/init`` body accepted.
+    max_init_bytes: int = 4_000_000
+    #: Model-name prefixes (litellm routing) removed before the OpenAI-compatible call.
+    model_prefixes: tuple[str, ...] = ("fireworks_ai/", "hosted_vllm/")
+    #: How often the evaluator's processor polls the gateway for a rollout's status.
+    poll_interval_s: float = 1.0
+    #: How long the processor waits for a terminal status (longer than ``rollout_deadline_s``).
+    processor_timeout_s: float = 300.0
+    #: Rollouts the evaluator keeps in flight in remote mode (the server bounds its own work).
+    evaluator_concurrency: int = 16
+    #: Prompt-only rows of the bundled examples, which the offline rehearsal posts to the server.
+    rehearsal_rows: str = "data/remote_rehearsal_rows.jsonl"
+    #: Where the offline rehearsal's evaluator writes its results (apart from ``FILES.ep_results``).
+    rehearsal_results: str = "ep_results_remote"
+
+
+ROLLOUT_SERVER = RolloutServerConfig()
+
+
 # --------------------------------------------------------------------------- secrets and mode
 class MissingKeyError(RuntimeError):
     """A step was asked to run live but the key it needs is not set."""
@@ -416,6 +476,10 @@ class Settings:
     #: ``False`` keeps every paid step (generate, judge, upload, rft) offline even with keys set:
     #: notebooks pass their cell's explicit opt-in here (see :func:`with_spending`).
     spend_allowed: bool = True
+    #: The remote rollout server the evaluator posts to (``SVGKIT_ROLLOUT_SERVER_URL``), if any.
+    rollout_server_url: str | None = None
+    #: Where that server calls the model (``SVGKIT_ROLLOUT_MODEL_BASE_URL``, default the tracing gateway).
+    rollout_model_base_url: str = ROLLOUT_SERVER.gateway_url
 
     def key_for(self, step: Step) -> Secret:
         """The key ``step`` needs (an unset Secret for steps that need none)."""
@@ -479,6 +543,9 @@ def get_settings(env: dict[str, str] | None = None, *, read_dotenv: bool = True)
         generation_base_url=values.get("SVGKIT_GENERATION_BASE_URL") or MODELS.fireworks_base_url,
         fireworks_api_base=(values.get("FIREWORKS_API_BASE") or values.get("FIREWORKS_BASE_URL")
                             or PLATFORM.api_base).rstrip("/"),
+        rollout_server_url=(values.get(ROLLOUT_SERVER.url_env) or "").strip().rstrip("/") or None,
+        rollout_model_base_url=(values.get(ROLLOUT_SERVER.model_base_url_env) or "").strip().rstrip("/")
+        or ROLLOUT_SERVER.gateway_url,
     )
 
 
