@@ -7,7 +7,7 @@ filter set beforehand cannot hide it, because the package's ``__init__`` runs
 which goes to the *front* of the filter list, ahead of every filter set earlier (a notebook's,
 ``python -W``, pytest's ``-W`` and ``filterwarnings``); ``models.py`` is imported right after
 (under pytest, by that same ``__init__``). So svgkit imports it here, the first time, with the
-warnings of the import recorded: that one warning is dropped and every other one is issued again.
+warnings of the import recorded: that one warning is dropped and every other one is shown as it was.
 eval_protocol's own filter is kept, so its other deprecations still show.
 
 svgkit modules import Eval Protocol's models from here. Under pytest, Eval Protocol's plugin
@@ -32,10 +32,10 @@ def _import_quietly() -> None:
         import eval_protocol.models  # noqa: F401
     # catch_warnings restored the filter list, so put back the one eval_protocol's __init__ added.
     warnings.filterwarnings("default", category=DeprecationWarning, module="eval_protocol")
-    for w in caught:
+    for w in caught:  # these already passed the filters inside the block: show them as they were
         if issubclass(w.category, DeprecationWarning) and str(w.message).startswith(QUIET_MESSAGE):
             continue
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+        warnings.showwarning(w.message, w.category, w.filename, w.lineno, w.file, w.line)
 
 
 _import_quietly()

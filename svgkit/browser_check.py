@@ -104,10 +104,10 @@ for (let i = 0; i < model.cells.length; i++) {
   if (c.type !== 'code') continue;
   const outs = [];
   for (let j = 0; j < c.outputs.length; j++) outs.push(c.outputs.get(j).toJSON());
-  cells.push({index: i, count: c.executionCount, outputs: outs});
+  cells.push({index: i, count: c.executionCount, outputs: outs, trusted: c.trusted});
 }
 return {ready: true, kernel: kernel ? kernel.status : 'none', busy: ctx.kernelDisplayStatus,
-        name: ctx.path, cells: cells, trusted: model.cells.length ? model.cells.get(0).trusted : true};
+        name: ctx.path, cells: cells, trusted: cells.every(c => c.trusted || !c.outputs.length)};
 """
 
 
@@ -226,6 +226,17 @@ def _page_widget_errors(driver: Any) -> list[str]:
     return [f"page shows {text!r}" for text in WIDGET_ERRORS if text in body]
 
 
+_JS_TOP = """
+const nb = window.jupyterapp.shell.currentWidget.content;
+nb.activeCellIndex = 0;
+nb.scrollToItem(0, 'start');
+"""
+
+#: How many widget views the page renders as widgets (not as their text or HTML fallback).
+_JS_RENDERED_WIDGETS = """
+return document.querySelectorAll('.jp-OutputArea-output > .jupyter-widgets').length;
+"""
+
 _JS_GALLERIES = """
 const found = [];
 for (const select of document.querySelectorAll('.jp-OutputArea .widget-dropdown select')) {
@@ -282,6 +293,18 @@ def _check_one(driver: Any, lab: _Lab, name: str, shots: Path, timeout_s: float)
     check.failures += [f"saved view: {p}" for p in _page_widget_errors(driver)]
     if not _has_banner(state["cells"]):
         check.failures.append("saved view: no mode banner (an output starting 'Mode: ' with the step table)")
+    saved_views = sum("application/vnd.jupyter.widget-view+json" in (o.get("data") or {})
+                      for c in state["cells"] for o in c["outputs"])
+    rendered = driver.execute_script(_JS_RENDERED_WIDGETS)
+    if rendered < saved_views:
+        check.failures.append(f"saved view: {rendered} of {saved_views} saved widget views render as widgets "
+                              "(untrusted, or widget state missing)")
+    for number, (_, box) in enumerate(driver.execute_script(_JS_GALLERIES)):
+        driver.execute_script("arguments[0].scrollIntoView({block: 'start'})", box)
+        time.sleep(1)
+        check.screenshots.append(_shot(box, shots / f"{stem}_gallery{'' if number == 0 else number + 1}_saved.png"))
+    driver.execute_script(_JS_TOP)
+    time.sleep(1)
     driver.save_screenshot(str(shots / f"{stem}_saved.png"))
     check.screenshots.append(shots / f"{stem}_saved.png")
     driver.execute_script("window.jupyterapp.commands.execute('notebook:run-all-cells')")
@@ -305,8 +328,8 @@ def _check_one(driver: Any, lab: _Lab, name: str, shots: Path, timeout_s: float)
     check.failures += _page_widget_errors(driver)
     if not _has_banner(state.get("cells", [])):
         check.failures.append("after running: no mode banner")
-    driver.execute_script("const c = document.querySelector('.jp-Notebook .jp-Cell'); if (c) c.scrollIntoView();")
-    time.sleep(1)
+    driver.execute_script(_JS_TOP)
+    time.sleep(2)
     driver.save_screenshot(str(shots / f"{stem}_run.png"))
     check.screenshots.append(shots / f"{stem}_run.png")
     _check_galleries(driver, stem, shots, check)
@@ -342,8 +365,8 @@ def check_notebooks(
     chromium = chromium or _find(["chromium", "chromium-browser"])
     driver = driver or _find(["chromedriver"])
     if not chromium or not driver:
-        raise FileNotFoundError("the browser check needs Chromium and chromedriver: "
-                                "sudo apt-get install chromium chromium-driver (Debian/Ubuntu), or run make browser-check")
+        raise FileNotFoundError("the browser check needs Chromium and chromedriver: sudo apt-get install "
+                                "chromium chromium-driver (Debian/Ubuntu), or run make browser-check")
     shots = Path(screenshots) if screenshots else output_dir() / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="svgkit-browser-"))
@@ -382,7 +405,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     checks = check_notebooks(args.notebooks, screenshots=args.screenshots)
     for check in checks:
         print(f"== {check.name}: {'ok' if check.ok else 'FAILED'} in {check.seconds:.0f} s")
-        print("\n".join(f"   {f}" for f in check.failures))
+        for failure in check.failures:
+            print(f"   {failure}")
         if check.screenshots:
             print(f"   screenshots: {', '.join(p.name for p in check.screenshots)}")
     passed = len(checks) == len(args.notebooks) and all(c.ok for c in checks)

@@ -464,7 +464,8 @@ def describe_mode(settings: Settings | None = None, *, steps: Sequence[str] | No
         if mode == "offline" and step in PAID_STEPS and not settings.spend_allowed and wanted:
             why = "SVGKIT_MODE=live" if settings.forced_mode == "live" else "key set"
             missing = "" if has_key else f"; {spec.key} is not set either"
-            held_back = f"{why}, but live is held back: spending is not enabled in this notebook (ALLOW_SPEND = False){missing}"
+            held_back = (f"{why}, but live is held back: spending is not enabled in this notebook "
+                         f"(ALLOW_SPEND = False){missing}")
         does = spec.live if mode == "live" else spec.offline
         rows.append(ModeRow(step, mode, needs, does + (f"; {held_back}" if held_back else ""), held_back=held_back))
     return rows

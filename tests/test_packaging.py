@@ -13,3 +13,20 @@ def test_environment_yml_matches_pyproject():
     listed = [m.group(1).strip() for m in re.finditer(r"^\s+- (?!-e )([^#\n]+)", pip_section, re.M)]
     assert sorted(listed) == sorted(declared)
     assert "python=3.11" in env and "- cairo" in env and "fonts-liberation" in env
+
+
+def test_packaging_metadata_gives_setuptools_nothing_to_warn_about():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert isinstance(project["project"]["license"], str), "an SPDX string, not the deprecated TOML table"
+    packages = set(project["tool"]["setuptools"]["packages"])
+    folders = {".".join(p.relative_to(REPO).parts) for p in (REPO / "svgkit").rglob("*")
+               if p.is_dir() and p.name != "__pycache__" and any(f.is_file() for f in p.iterdir())}
+    assert folders | {"svgkit"} <= packages, "every importable folder is listed (else 'absent from packages')"
+    build = project["build-system"]["requires"]
+    assert any(r.startswith("setuptools>=77") for r in build), "SPDX license strings need setuptools 77"
+
+
+def test_browser_check_dependency_is_an_extra_not_a_base_dependency():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert any(d.startswith("selenium") for d in project["optional-dependencies"]["browser"])
+    assert not any(d.startswith(("selenium", "playwright")) for d in project["dependencies"])
