@@ -268,11 +268,20 @@ def _check_galleries(driver: Any, stem: str, shots: Path, check: NotebookCheck) 
             return bool(imgs) and imgs[0].get_attribute("src") != before_src
 
         try:
-            _wait(changed, 30, "the gallery's picture to change")
+            _wait(changed, 90, "the gallery's picture to change")
         except TimeoutError:
             check.failures.append(f"gallery {number + 1}: the picture did not change when another answer was picked")
         time.sleep(1)
         check.screenshots.append(_shot(box, shots / f"{stem}_gallery{suffix}_after.png"))
+
+
+def _rendered_widgets(driver: Any, expected: int, timeout_s: float = 90) -> int:
+    """Widget views rendered as widgets, once ``expected`` are (or the time is up: a slow machine is not a failure)."""
+    try:
+        return _wait(lambda: (n := driver.execute_script(_JS_RENDERED_WIDGETS)) >= expected and n, timeout_s,
+                     "widget views to render") if expected else 0
+    except TimeoutError:
+        return driver.execute_script(_JS_RENDERED_WIDGETS)
 
 
 def _shot(element: Any, path: Path) -> Path:
@@ -295,7 +304,7 @@ def _check_one(driver: Any, lab: _Lab, name: str, shots: Path, timeout_s: float)
         check.failures.append("saved view: no mode banner (an output starting 'Mode: ' with the step table)")
     saved_views = sum("application/vnd.jupyter.widget-view+json" in (o.get("data") or {})
                       for c in state["cells"] for o in c["outputs"])
-    rendered = driver.execute_script(_JS_RENDERED_WIDGETS)
+    rendered = _rendered_widgets(driver, saved_views)
     if rendered < saved_views:
         check.failures.append(f"saved view: {rendered} of {saved_views} saved widget views render as widgets "
                               "(untrusted, or widget state missing)")
@@ -323,7 +332,10 @@ def _check_one(driver: Any, lab: _Lab, name: str, shots: Path, timeout_s: float)
     except TimeoutError as exc:
         check.failures.append(str(exc))
         state = driver.execute_script(_JS_STATE)
-    time.sleep(3)  # let the last outputs and widget views render
+    views = sum("application/vnd.jupyter.widget-view+json" in (o.get("data") or {})
+                for c in state.get("cells", []) for o in c["outputs"])
+    if _rendered_widgets(driver, views) < views:
+        check.failures.append("after running: not every widget view renders as a widget")
     check.failures += _problems_in_outputs(state.get("cells", []))
     check.failures += _page_widget_errors(driver)
     if not _has_banner(state.get("cells", [])):
@@ -362,9 +374,9 @@ def check_notebooks(
     from .config import output_dir
 
     paths = [Path(p) for p in notebooks]
-    chromium = chromium or _find(["chromium", "chromium-browser"])
-    driver = driver or _find(["chromedriver"])
-    if not chromium or not driver:
+    chromium = chromium if chromium is not None else _find(["chromium", "chromium-browser"])
+    driver = driver if driver is not None else _find(["chromedriver"])
+    if not chromium or not driver or not Path(chromium).is_file() or not Path(driver).is_file():
         raise FileNotFoundError("the browser check needs Chromium and chromedriver: sudo apt-get install "
                                 "chromium chromium-driver (Debian/Ubuntu), or run make browser-check")
     shots = Path(screenshots) if screenshots else output_dir() / "screenshots"
