@@ -30,4 +30,5 @@ def test_chromium_flags_work_as_root_without_network():
 
 def test_missing_browser_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="apt-get install chromium chromium-driver"):
-        browser_check.check_notebooks([tmp_path / "01_x.ipynb"], chromium=str(tmp_path / "no-chromium"), driver="", screenshots=tmp_path)
+        browser_check.check_notebooks([tmp_path / "01_x.ipynb"], chromium=str(tmp_path / "no-chromium"),
+                                      driver="", screenshots=tmp_path)
