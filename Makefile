@@ -73,7 +73,7 @@ lab: setup
 	@$(VENV)/bin/jupyter trust $(NOTEBOOKS) >/dev/null
 	$(VENV)/bin/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root) \
 	  $$($(PY) -c 'import zmq; print("--KernelManager.transport_encryption=auto" if zmq.has("curve") else "")') \
-	  $(firstword $(NOTEBOOKS))
+	  --ServerApp.root_dir=$(CURDIR) $(firstword $(NOTEBOOKS))
 
 # Debian's chromium and chromedriver, like the other system packages; Selenium from the [browser] extra.
 browser-deps: setup
