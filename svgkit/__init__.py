@@ -7,12 +7,16 @@ Modules, one concern each:
 - :mod:`svgkit.stats`       dataset statistics and prompt categories
 - :mod:`svgkit.svg`         extracting and sanitising untrusted SVG from model answers
 - :mod:`svgkit.render`      bounded, isolated SVG -> PNG rendering (cairosvg in worker processes)
+- :mod:`svgkit.reading`     reading pictures and sentences (PNG pixels, SVG texts, quoted labels)
+- :mod:`svgkit.guards`      reward-hack guards: blank canvas, tiny drawing, requirements written as text
 - :mod:`svgkit.judge`       per-requirement verdicts: vision LLM judge, offline rule judge, cache
 - :mod:`svgkit.reward`      the reward: fulfilled / total as an Eval Protocol ``EvaluateResult``
 - :mod:`svgkit.calibrate`   how far to trust a judge, against hand-made labels
 - :mod:`svgkit.generate`    sampling answers from an OpenAI-compatible endpoint, resumable
 - :mod:`svgkit.evaluation`  Eval Protocol glue: evaluator plan, row scoring, running under pytest
 - :mod:`svgkit.evaluator`   the ``@evaluation_test`` itself (collected by pytest, uploaded in 03)
+- :mod:`svgkit.fireworks_api`  the Fireworks control plane: secrets, datasets, evaluators, RFT jobs, deployments
+- :mod:`svgkit.standin`     local stand-ins of the services (chat completions, the Fireworks API) for rehearsals
 - :mod:`svgkit.plots`, :mod:`svgkit.gallery`, :mod:`svgkit.display`  figures and views for notebooks
 - :mod:`svgkit.runner`      runs the notebook series (``make tutorial``); :mod:`svgkit.bench` benchmarks
 

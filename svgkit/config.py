@@ -53,9 +53,13 @@ __all__ = [
     "Limits",
     "Models",
     "OutputFiles",
+    "PLATFORM",
+    "PlatformConfig",
     "RftConfig",
     "PRICES",
     "RFT",
+    "REHEARSAL",
+    "RehearsalConfig",
     "STEPS",
     "MissingKeyError",
     "ModeRow",
@@ -240,6 +244,57 @@ PRICES: dict[str, tuple[float, float]] = {
 
 
 @dataclass(frozen=True)
+class RehearsalConfig:
+    """How notebooks 03-05 rehearse their Fireworks steps offline (see :mod:`svgkit.rehearsal`)."""
+
+    #: Simulated seconds per wall-clock second on the local stand-in: an 8-epoch job in seconds.
+    speed: float = 600.0
+    #: Where the stand-in keeps its resources, relative to :func:`output_dir`.
+    state_dir: str = "standin"
+
+
+REHEARSAL = RehearsalConfig()
+
+
+@dataclass(frozen=True)
+class PlatformConfig:
+    """The Fireworks control plane (REST API) and dashboard, and how long svgkit waits on it.
+
+    Used by :mod:`svgkit.fireworks_api`. The base URL can be overridden with
+    ``FIREWORKS_API_BASE`` (what eval-protocol reads) or ``FIREWORKS_BASE_URL`` (what the
+    ``fireworks`` SDK reads); a notebook's rehearsal points both at :mod:`svgkit.standin.fireworks`.
+    Dashboard paths are relative to the app host that belongs to the API host.
+    """
+
+    api_base: str = "https://api.fireworks.ai"
+    app_base: str = "https://app.fireworks.ai"
+    #: Dashboard pages, as eval-protocol 0.3.33 prints them (cli_commands/utils.py ``_print_links``).
+    evaluator_dashboard: str = "/dashboard/evaluators/{id}"
+    dataset_dashboard: str = "/dashboard/datasets/{id}"
+    rft_job_dashboard: str = "/dashboard/fine-tuning/reinforcement/{id}"
+    #: Not printed by eval-protocol; the same pattern, unverified against the live dashboard.
+    deployment_dashboard: str = "/dashboard/deployments/{id}"
+    model_dashboard: str = "/dashboard/models/{id}"
+    #: Where a user makes or replaces an API key (unverified path on the app host).
+    api_keys_page: str = "/settings/users/api-keys"
+    request_timeout_s: float = 30.0
+    #: Retries of the ``fireworks`` SDK on 408/409/429/5xx and connection errors (it honours Retry-After).
+    max_retries: int = 2
+    poll_interval_s: float = 10.0
+    dataset_ready_timeout_s: float = 600.0
+    evaluator_build_timeout_s: float = 1800.0
+    deployment_ready_timeout_s: float = 1800.0
+    rft_job_timeout_s: float = 12 * 3600.0
+    #: Largest signed download (build log, uploaded source) svgkit reads.
+    max_download_bytes: int = 64_000_000
+    #: Lines of the build log shown when a build fails.
+    build_log_tail_lines: int = 40
+
+
+PLATFORM = PlatformConfig()
+
+
+@dataclass(frozen=True)
 class OutputFiles:
     """Names of what the notebooks write, relative to :func:`output_dir`."""
 
@@ -355,6 +410,8 @@ class Settings:
     #: The policy notebook 02 and the evaluator run live (``SVGKIT_EVAL_MODEL``; default
     #: :attr:`Models.eval_policy`, upstream's choice; :attr:`Models.training_base` is the untrained base).
     eval_model: str = MODELS.eval_policy
+    #: The Fireworks control plane (``FIREWORKS_API_BASE``, else ``FIREWORKS_BASE_URL``).
+    fireworks_api_base: str = PLATFORM.api_base
     #: ``False`` keeps every paid step (generate, judge, upload, rft) offline even with keys set:
     #: notebooks pass their cell's explicit opt-in here (see :func:`with_spending`).
     spend_allowed: bool = True
@@ -428,6 +485,8 @@ def get_settings(env: dict[str, str] | None = None, *, read_dotenv: bool = True)
         judge_base_url=values.get("SVGKIT_JUDGE_BASE_URL") or MODELS.openai_base_url,
         generation_base_url=values.get("SVGKIT_GENERATION_BASE_URL") or MODELS.fireworks_base_url,
         eval_model=values.get("SVGKIT_EVAL_MODEL") or MODELS.eval_policy,
+        fireworks_api_base=(values.get("FIREWORKS_API_BASE") or values.get("FIREWORKS_BASE_URL")
+                            or PLATFORM.api_base).rstrip("/"),
     )
 
 

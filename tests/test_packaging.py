@@ -16,12 +16,14 @@ def test_environment_yml_matches_pyproject():
 
 
 def test_packaging_metadata_gives_setuptools_nothing_to_warn_about():
+    """Every svgkit folder with files is listed: a subpackage missing from ``packages`` is silently left
+    out of a non-editable install, and an unlisted data folder makes setuptools warn at install time."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
     assert isinstance(project["project"]["license"], str), "an SPDX string, not the deprecated TOML table"
-    packages = set(project["tool"]["setuptools"]["packages"])
-    folders = {".".join(p.relative_to(REPO).parts) for p in (REPO / "svgkit").rglob("*")
-               if p.is_dir() and p.name != "__pycache__" and any(f.is_file() for f in p.iterdir())}
-    assert folders | {"svgkit"} <= packages, "every importable folder is listed (else 'absent from packages')"
+    listed = sorted(project["tool"]["setuptools"]["packages"])
+    folders = sorted(".".join(p.relative_to(REPO).parts) for p in [REPO / "svgkit", *(REPO / "svgkit").rglob("*")]
+                     if p.is_dir() and p.name != "__pycache__" and any(f.is_file() for f in p.iterdir()))
+    assert listed == folders
     build = project["build-system"]["requires"]
     assert any(r.startswith("setuptools>=77") for r in build), "SPDX license strings need setuptools 77"
 
