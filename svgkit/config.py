@@ -4,34 +4,39 @@ Notebooks and library code read their settings from here, never from literals in
 
 Mode
 ----
-Each step of the tutorial runs *live* only when the keys it needs are present:
+Each step of the tutorial runs *live* only when what it needs is there (the README's table
+"Offline and live" says the same, and a test checks that it does):
 
-==============  ==========================  ==========================================
-step            live needs                  offline instead
-==============  ==========================  ==========================================
-``dataset``     any key (and network)       bundled prompts written for this tutorial
-``generate``    ``FIREWORKS_API_KEY``       bundled example responses (not model output)
-``judge``       ``OPENAI_API_KEY``          deterministic rule judge, no network
-``upload``      ``FIREWORKS_API_KEY``       shows what would be uploaded, uploads nothing
-``rft``         ``FIREWORKS_API_KEY``       shows the job spec, launches nothing
-==============  ==========================  ==========================================
+==============  ===========================================  ==========================================
+step            live needs                                   offline instead
+==============  ===========================================  ==========================================
+``dataset``     network only: ``SVGKIT_MODE=live`` or a key  bundled prompts written for this tutorial
+``generate``    ``FIREWORKS_API_KEY`` and the opt-in         bundled example responses (not model output)
+``judge``       ``OPENAI_API_KEY`` and the opt-in            deterministic rule judge, no network
+``upload``      ``FIREWORKS_API_KEY`` and the opt-in         shows what would be uploaded, uploads nothing
+``rft``         ``FIREWORKS_API_KEY`` and the opt-in         shows the job spec, launches nothing
+==============  ===========================================  ==========================================
 
 ``SVGKIT_MODE=offline`` forces every step offline even with keys set; ``SVGKIT_MODE=live``
-makes a step whose key is missing raise :class:`MissingKeyError` instead of quietly
-falling back. A ``.env`` file in the working directory or a parent is read if present
-(values already in the environment win).
+makes a step whose key is missing raise :class:`MissingKeyError` when it runs instead of
+quietly falling back (the dataset step needs no key: it downloads, and a failed download
+raises instead of falling back to the bundled prompts). The mode banner never raises: it
+says which step would fail. A ``.env`` file in the working directory or a parent is read if
+present (values already in the environment win).
 
 The judge's key may also come from ``SVGKIT_JUDGE_API_KEY`` (it wins over ``OPENAI_API_KEY``),
 for a vision judge on another endpoint such as Fireworks (``SVGKIT_JUDGE_BASE_URL``).
-Paid steps also need the notebook's explicit opt-in (:func:`with_spending`).
+Paid steps also need the notebook's explicit opt-in (:func:`with_spending`): without it they
+stay offline even with ``SVGKIT_MODE=live`` and keys, and the banner says live is held back.
 
 Keys are held in :class:`Secret`, whose ``repr`` and ``str`` only say whether it is set.
 """
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from dotenv import dotenv_values, find_dotenv
 
@@ -63,8 +68,10 @@ __all__ = [
     "MissingKeyError",
     "ModeRow",
     "PAID_STEPS",
+    "STEP_KEYS",
     "Secret",
     "Settings",
+    "StepSpec",
     "describe_mode",
     "get_settings",
     "output_dir",
@@ -83,7 +90,9 @@ class Models:
 
     #: Base model that RFT trains (upstream quickstart: qwen3-0p6b).
     training_base: str = "accounts/fireworks/models/qwen3-0p6b"
-    #: Policy that notebook 02 evaluates before any training spend (upstream's evaluation test model).
+    #: Policy that notebook 02 evaluates before any training spend. Upstream's quickstart evaluator
+    #: (``test_svgagent.py``) runs this strong model, so the reward is seen working on good answers
+    #: before anything is trained; ``SVGKIT_EVAL_MODEL`` (e.g. :attr:`training_base`) swaps it.
     eval_policy: str = "accounts/fireworks/models/gpt-oss-120b"
     #: Vision judge (upstream uses gpt-4.1 on OpenAI).
     judge: str = "gpt-4.1"
@@ -429,18 +438,34 @@ class Secret:
         raise TypeError("Secret cannot be pickled")
 
 
-STEPS: dict[str, tuple[str | None, str, str]] = {
-    # step: (key it needs, what live does, what offline does)
-    "dataset": (None, "downloads SVGBench (pinned commit, checksum, cache)",
-                "uses the bundled prompts written for this tutorial"),
-    "generate": ("FIREWORKS_API_KEY", f"samples answers from {MODELS.eval_policy} on Fireworks",
-                 "uses bundled example responses (hand-written, not model output)"),
-    "judge": ("OPENAI_API_KEY", f"asks the vision judge {MODELS.judge}",
-              "uses the deterministic rule judge (no network)"),
-    "upload": ("FIREWORKS_API_KEY", "uploads dataset and evaluator to Fireworks (opt-in per cell)",
-               "shows what would be uploaded, uploads nothing"),
-    "rft": ("FIREWORKS_API_KEY", "launches an RFT job on Fireworks (opt-in per cell, costs money)",
-            "shows the job spec, launches nothing"),
+class StepSpec(NamedTuple):
+    """What one step needs to run live, and what it does in each mode (see :data:`STEPS`)."""
+
+    #: The environment variable of the key it needs (``None``: no key, only network).
+    key: str | None
+    #: What the step does live.
+    live: str
+    #: What it does offline.
+    offline: str
+
+
+STEPS: dict[str, StepSpec] = {
+    "dataset": StepSpec(None, "downloads SVGBench (pinned commit, sha256, cache)",
+                        "uses the bundled prompts written for this tutorial"),
+    "generate": StepSpec("FIREWORKS_API_KEY", "samples answers from the evaluation policy on Fireworks",
+                         "uses bundled example responses (hand-written, not model output)"),
+    "judge": StepSpec("OPENAI_API_KEY", f"asks the vision judge (`{MODELS.judge}` unless `SVGKIT_JUDGE_MODEL` is set)",
+                      "uses the deterministic rule judge (no network)"),
+    "upload": StepSpec("FIREWORKS_API_KEY", "uploads dataset and evaluator to Fireworks (opt-in per cell)",
+                       "shows what would be uploaded, uploads nothing"),
+    "rft": StepSpec("FIREWORKS_API_KEY", "launches an RFT job on Fireworks (opt-in per cell, costs money)",
+                    "shows the job spec, launches nothing"),
+}
+
+#: Every environment variable that can carry each key (the judge's may also be SVGKIT_JUDGE_API_KEY).
+STEP_KEYS: dict[str, tuple[str, ...]] = {
+    "FIREWORKS_API_KEY": ("FIREWORKS_API_KEY",),
+    "OPENAI_API_KEY": ("SVGKIT_JUDGE_API_KEY", "OPENAI_API_KEY"),
 }
 
 
@@ -450,12 +475,24 @@ PAID_STEPS: frozenset[str] = frozenset({"generate", "judge", "upload", "rft"})
 
 @dataclass(frozen=True)
 class ModeRow:
-    """One line of the mode banner."""
+    """One line of the mode banner.
+
+    Attributes:
+        step: The step's name (a key of :data:`STEPS`).
+        mode: The mode it runs in now; ``live`` also when it will fail for a missing key.
+        needs: The key it needs and whether it is set (never the key itself).
+        does: What it does now, in words.
+        held_back: Why it stays offline although live was asked for (``SVGKIT_MODE=live``)
+            or its key is set: the notebook has not opted in to spending. ``None`` otherwise.
+        error: The error it raises when it runs (``SVGKIT_MODE=live`` without its key), else ``None``.
+    """
 
     step: str
     mode: Mode
     needs: str
     does: str
+    held_back: str | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -471,6 +508,9 @@ class Settings:
     judge_model: str = MODELS.judge
     judge_base_url: str = MODELS.openai_base_url
     generation_base_url: str = MODELS.fireworks_base_url
+    #: The policy notebook 02 and the evaluator run live (``SVGKIT_EVAL_MODEL``; default
+    #: :attr:`Models.eval_policy`, upstream's choice; :attr:`Models.training_base` is the untrained base).
+    eval_model: str = MODELS.eval_policy
     #: The Fireworks control plane (``FIREWORKS_API_BASE``, else ``FIREWORKS_BASE_URL``).
     fireworks_api_base: str = PLATFORM.api_base
     #: ``False`` keeps every paid step (generate, judge, upload, rft) offline even with keys set:
@@ -482,8 +522,8 @@ class Settings:
     rollout_model_base_url: str = ROLLOUT_SERVER.gateway_url
 
     def key_for(self, step: Step) -> Secret:
-        """The key ``step`` needs (an unset Secret for steps that need none)."""
-        name = STEPS[step][0]
+        """The key ``step`` needs (a set placeholder Secret for steps that need none)."""
+        name = STEPS[step].key
         if name == "FIREWORKS_API_KEY":
             return self.fireworks_api_key
         if name == "OPENAI_API_KEY":
@@ -493,7 +533,14 @@ class Settings:
     def mode(self, step: Step) -> Mode:
         """Whether ``step`` runs live or offline.
 
+        In order: ``SVGKIT_MODE=offline`` wins; a paid step (:data:`PAID_STEPS`) without the
+        notebook's spending opt-in stays offline; ``SVGKIT_MODE=live`` without the step's key
+        raises; otherwise the step is live when its key is set. The dataset step needs no key:
+        it is live under ``SVGKIT_MODE=live`` or when any key is set (you are about to train on
+        real data), offline otherwise.
+
         Raises:
+            ValueError: ``step`` is not one of :data:`STEPS`.
             MissingKeyError: ``SVGKIT_MODE=live`` was set but the key the step needs is missing.
         """
         if step not in STEPS:
@@ -502,15 +549,16 @@ class Settings:
             return "offline"
         if step in PAID_STEPS and not self.spend_allowed:
             return "offline"
-        has_key = bool(self.key_for(step))
-        if self.forced_mode == "live" and not has_key:
-            raise MissingKeyError(
-                f"SVGKIT_MODE=live but {STEPS[step][0]} is not set: put it in the environment or .env, "
-                "or unset SVGKIT_MODE to fall back to offline mode."
-            )
         if step == "dataset":
             return "live" if (self.forced_mode == "live" or bool(self.fireworks_api_key)
                               or bool(self.judge_api_key)) else "offline"
+        has_key = bool(self.key_for(step))
+        if self.forced_mode == "live" and not has_key:
+            names = " or ".join(STEP_KEYS.get(STEPS[step].key or "", ())[::-1])
+            raise MissingKeyError(
+                f"SVGKIT_MODE=live but {names} is not set, so the {step} step cannot run live: put the key "
+                "in the environment or .env, or unset SVGKIT_MODE to fall back to offline mode."
+            )
         return "live" if has_key else "offline"
 
 
@@ -541,6 +589,7 @@ def get_settings(env: dict[str, str] | None = None, *, read_dotenv: bool = True)
         judge_model=values.get("SVGKIT_JUDGE_MODEL") or MODELS.judge,
         judge_base_url=values.get("SVGKIT_JUDGE_BASE_URL") or MODELS.openai_base_url,
         generation_base_url=values.get("SVGKIT_GENERATION_BASE_URL") or MODELS.fireworks_base_url,
+        eval_model=values.get("SVGKIT_EVAL_MODEL") or MODELS.eval_policy,
         fireworks_api_base=(values.get("FIREWORKS_API_BASE") or values.get("FIREWORKS_BASE_URL")
                             or PLATFORM.api_base).rstrip("/"),
         rollout_server_url=(values.get(ROLLOUT_SERVER.url_env) or "").strip().rstrip("/") or None,
@@ -549,22 +598,43 @@ def get_settings(env: dict[str, str] | None = None, *, read_dotenv: bool = True)
     )
 
 
-def describe_mode(settings: Settings | None = None) -> list[ModeRow]:
+def describe_mode(settings: Settings | None = None, *, steps: Sequence[str] | None = None) -> list[ModeRow]:
     """One row per step: its mode now, the key it needs and what it will do.
 
-    Never contains a key, only whether it is set.
+    Never raises for a missing key (a notebook that does not use a step must not fail for
+    it): under ``SVGKIT_MODE=live`` such a step's row carries the error it will raise when it
+    runs. Never contains a key, only whether it is set.
+
+    Args:
+        settings: Settings to describe (default: :func:`get_settings`).
+        steps: Only these steps, in this order (default: all of :data:`STEPS`).
+
+    Raises:
+        ValueError: A step is not one of :data:`STEPS`.
     """
     settings = settings or get_settings()
     rows = []
-    for step, (key, live, offline) in STEPS.items():
-        mode = settings.mode(step)  # type: ignore[arg-type]
-        needs = key or "network only"
-        if key:
-            needs += " (set)" if settings.key_for(step) else " (not set)"  # type: ignore[arg-type]
-        does = live if mode == "live" else offline
-        if mode == "offline" and step in PAID_STEPS and settings.key_for(step) and not settings.spend_allowed:  # type: ignore[arg-type]
-            does += " (key set, but spending is not enabled in this notebook)"
-        rows.append(ModeRow(step, mode, needs, does))
+    for step in (list(steps) if steps is not None else list(STEPS)):
+        if step not in STEPS:
+            raise ValueError(f"unknown step {step!r}; choose one of {', '.join(STEPS)}")
+        spec = STEPS[step]
+        has_key = bool(settings.key_for(step))  # type: ignore[arg-type]
+        needs = "network only" if spec.key is None else f"{spec.key} ({'set' if has_key else 'not set'})"
+        try:
+            mode = settings.mode(step)  # type: ignore[arg-type]
+        except MissingKeyError as exc:
+            rows.append(ModeRow(step, "live", needs, f"fails when it runs: {spec.key} is not set (SVGKIT_MODE=live)",
+                                error=str(exc)))
+            continue
+        held_back = None
+        wanted = settings.forced_mode == "live" or has_key
+        if mode == "offline" and step in PAID_STEPS and not settings.spend_allowed and wanted:
+            why = "SVGKIT_MODE=live" if settings.forced_mode == "live" else "key set"
+            missing = "" if has_key else f"; {spec.key} is not set either"
+            held_back = (f"{why}, but live is held back: spending is not enabled in this notebook "
+                         f"(ALLOW_SPEND = False){missing}")
+        does = spec.live if mode == "live" else spec.offline
+        rows.append(ModeRow(step, mode, needs, does + (f"; {held_back}" if held_back else ""), held_back=held_back))
     return rows
 
 

@@ -22,6 +22,7 @@ model must then be local (``SVGKIT_ROLLOUT_MODEL_BASE_URL=http://localhost:PORT`
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -31,9 +32,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from eval_protocol.models import EvaluateResult, EvaluationRow
-
 from ._aio import run_sync
+from ._ep import EvaluateResult, EvaluationRow
 from .config import EVALUATION, FILES, MODELS, ROLLOUT_SERVER, Settings, get_settings, output_path
 from .dataset import examples_to_rows, load_bundled_prompts, load_examples, write_rows
 from .generate import Generation
@@ -138,11 +138,11 @@ def evaluator_plan(settings: Settings | None = None, *, write_examples: bool = T
         dataset = output_path(FILES.train)
         if not dataset.is_file():
             raise FileNotFoundError(f"{dataset} does not exist: run notebook 01 to write the training rows")
-        params = _live_params()
+        params = _live_params(settings)
         if settings.generation_base_url.rstrip("/") != MODELS.fireworks_base_url:
             # Another OpenAI-compatible server (Ollama, vLLM): litellm's generic provider, which
             # sends no Fireworks or OpenAI key there (it reads only HOSTED_VLLM_API_KEY).
-            params["model"] = MODELS.litellm_generic_prefix + MODELS.eval_policy
+            params["model"] = MODELS.litellm_generic_prefix + settings.eval_model
             params["api_base"] = settings.generation_base_url
         return EvaluatorPlan("live", dataset, "single-turn", params, judge_mode)
     dataset = output_path(FILES.example_rows)
@@ -151,8 +151,8 @@ def evaluator_plan(settings: Settings | None = None, *, write_examples: bool = T
     return EvaluatorPlan("offline", dataset, "no-op", {"model": OFFLINE_MODEL}, judge_mode)
 
 
-def _live_params() -> dict[str, Any]:
-    return {"model": MODELS.litellm_fireworks_prefix + MODELS.eval_policy,
+def _live_params(settings: Settings) -> dict[str, Any]:
+    return {"model": MODELS.litellm_fireworks_prefix + settings.eval_model,
             "temperature": EVALUATION.temperature, "max_tokens": EVALUATION.max_tokens}
 
 
@@ -166,7 +166,7 @@ def _remote_plan(settings: Settings, judge_mode: Literal["offline", "live"], *,
         dataset = output_path(FILES.train)
         if not dataset.is_file():
             raise FileNotFoundError(f"{dataset} does not exist: run notebook 01 to write the training rows")
-        return EvaluatorPlan("live", dataset, "remote", _live_params(), judge_mode, remote,
+        return EvaluatorPlan("live", dataset, "remote", _live_params(settings), judge_mode, remote,
                              ROLLOUT_SERVER.evaluator_concurrency)
     if urlsplit(remote.model_base_url).hostname not in ("localhost", "127.0.0.1"):
         raise ValueError(
@@ -352,8 +352,11 @@ class EvaluatorRun:
         returncode: pytest's exit code (0: passed; :data:`TIMEOUT_RETURNCODE` when stopped at the limit).
         seconds: Wall time, pytest start-up included.
         output_dir: Where Eval Protocol wrote its results (``--ep-output-dir``).
-        summary: The last lines of pytest's output (Eval Protocol's summary among them).
+        summary: pytest's result line and Eval Protocol's summary (``EP Summary``), without
+            durations or links to Eval Protocol's local UI (served only by ``ep logs``), so it
+            reads the same on every run; when neither is found (a crash), the last lines of the output.
         scores: The rows this run scored, read back from the files it wrote in ``output_dir``.
+        output: Everything pytest printed (stdout, then stderr), links and warnings included.
     """
 
     returncode: int
@@ -361,12 +364,38 @@ class EvaluatorRun:
     output_dir: Path
     summary: str
     scores: tuple[RowScore, ...]
+    output: str = ""
 
     @property
     def mean_score(self) -> float:
         """Mean score over the rows with a valid score."""
         valid = [s.score for s in self.scores if s.valid]
         return sum(valid) / len(valid) if valid else 0.0
+
+
+_PYTEST_RESULT = re.compile(r"^=*\s*(\d+ (passed|failed|errors?|skipped|deselected|xfailed|xpassed|warnings?)\b.*?)"
+                            r"(\s+in\s+[\d.]+\s*s(\s*\([^)]*\))?)?\s*=*$")
+
+
+def _run_summary(output: str) -> str:
+    """pytest's result line and Eval Protocol's ``EP Summary`` block, durations left out."""
+    kept: list[str] = []
+    in_ep = False
+    for line in output.splitlines():
+        if line.startswith("EP Summary"):
+            in_ep = True
+            kept.append(line)
+            continue
+        if in_ep and line.startswith("  ") and "=" in line:
+            kept.append(line)
+            continue
+        in_ep = False
+        match = _PYTEST_RESULT.match(line.strip())
+        if match:
+            kept.append(match.group(1).strip())
+    if not kept:
+        kept = output.strip().splitlines()[-15:]
+    return "\n".join(kept)
 
 
 def _result_files(output_dir: Path) -> list[Path]:
@@ -417,9 +446,12 @@ def run_evaluator(*, output_dir: Path | str | None = None, extra_args: Sequence[
     out = Path(output_dir) if output_dir else output_path(FILES.ep_results, create_parent=True)
     out.mkdir(parents=True, exist_ok=True)
     evaluator = Path(__file__).with_name("evaluator.py")
-    cmd = [sys.executable, "-m", "pytest", str(evaluator), "-q", "-p", "no:cacheprovider", "--color=no",
-           "--ep-print-summary", f"--ep-output-dir={out}", *extra_args]
+    # -p svgkit._ep: Eval Protocol imported before its plugin, without its forced deprecation warning.
+    cmd = [sys.executable, "-m", "pytest", str(evaluator), "-q", "-p", "no:cacheprovider", "-p", "svgkit._ep",
+           "--color=no", "--ep-print-summary", f"--ep-output-dir={out}", *extra_args]
     child_env = {**os.environ, "EP_NO_UPLOAD": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True", **(env or {})}
+    if settings is not None and "SVGKIT_EVAL_MODEL" not in (env or {}):
+        child_env["SVGKIT_EVAL_MODEL"] = settings.eval_model  # the evaluator runs the policy these settings name
     if settings is None or not settings.spend_allowed or settings.forced_mode == "offline":
         child_env["SVGKIT_MODE"] = "offline"  # paid calls need an explicit opt-in (config.with_spending)
     before = {p: p.stat().st_mtime_ns for p in _result_files(out)}
@@ -432,7 +464,7 @@ def run_evaluator(*, output_dir: Path | str | None = None, extra_args: Sequence[
         partial = [x.decode(errors="replace") if isinstance(x, bytes) else (x or "") for x in (exc.stdout, exc.stderr)]
         returncode, output = TIMEOUT_RETURNCODE, "".join(partial) + f"\nstopped: timed out after {timeout_s:g} s"
     seconds = time.perf_counter() - start
-    lines = output.strip().splitlines()
     written = [p for p in _result_files(out) if before.get(p) != p.stat().st_mtime_ns]
-    return EvaluatorRun(returncode, seconds, out, "\n".join(lines[-15:]), tuple(read_results(out, only=written)))
+    return EvaluatorRun(returncode, seconds, out, _run_summary(output), tuple(read_results(out, only=written)),
+                        output)
 

@@ -19,8 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from eval_protocol.models import Status
-
+from ._ep import Status
 from .config import ROLLOUT_SERVER, output_path
 from .display import Markdown
 from .evaluation import EvaluatorRun, run_evaluator

@@ -48,12 +48,12 @@ from urllib.parse import urlsplit
 import httpx
 import openai
 from eval_protocol.log_utils.fireworks_tracing_http_handler import FireworksTracingHttpHandler
-from eval_protocol.models import Status
 from eval_protocol.types.remote_rollout_processor import InitRequest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from ._ep import Status
 from .config import ROLLOUT_SERVER, Secret
 from .svg import extract_svg
 
