@@ -269,9 +269,12 @@ class RftJobSpec:
         """The same job as an ``eval-protocol create rft`` command (eval-protocol 0.3.33's flags).
 
         The command runs nothing locally first (``--skip-validation``: notebook 03's preflight did
-        that) and asks nothing (``--yes``). It has no flag for :attr:`display_name` or a W&B run
-        id; the W&B key is left as ``$WANDB_API_KEY``. Run it from a folder without a ``.env``
-        file: the CLI uploads every line of ``./.env`` as a Fireworks secret.
+        that) and asks nothing (``--yes``). The CLI has no flag for :attr:`display_name` or a W&B
+        run id, and its ``--rl-loss-method`` flag rejects every value in 0.3.33 (its argparse type
+        is a ``typing.Literal``), so the loss method is left to the service's default (GRPO, which
+        the SDK call sends explicitly); comment lines above the command say so. The W&B key is
+        left as ``$WANDB_API_KEY``. Run it from a folder without a ``.env`` file: the CLI uploads
+        every line of ``./.env`` as a Fireworks secret.
         """
         flags: list[tuple[str, Any]] = [
             ("--evaluator", self.evaluator), ("--dataset", self.dataset or "<dataset id>"),
@@ -290,7 +293,7 @@ class RftJobSpec:
             flags.append(("--temperature", _num(self.temperature)))
         if self.top_p is not None:
             flags.append(("--top-p", _num(self.top_p)))
-        flags += [("--chunk-size", self.chunk_size), ("--rl-loss-method", self.loss_method)]
+        flags.append(("--chunk-size", self.chunk_size))
         if self.kl_beta is not None:
             flags.append(("--rl-kl-beta", _num(self.kl_beta)))
         if self.wandb is not None:
@@ -299,6 +302,13 @@ class RftJobSpec:
                 flags.append(("--wandb-entity", self.wandb.entity))
             flags.append(("--wandb-api-key", "$WANDB_API_KEY"))
         flags += [("--skip-validation", None), ("--yes", None)]
+        notes = ["# Run from a folder without a .env file: eval-protocol uploads every .env line as a secret."]
+        if self.loss_method == "GRPO":
+            notes.append("# No --rl-loss-method: eval-protocol 0.3.33 rejects every value of that flag; GRPO is "
+                         "the default.")
+        else:
+            notes.append(f"# This command cannot set loss method {self.loss_method} (eval-protocol 0.3.33 rejects "
+                         "every --rl-loss-method value): use the SDK call.")
         parts = ["eval-protocol create rft"]
         for flag, value in flags:
             if value is None:
@@ -307,7 +317,7 @@ class RftJobSpec:
                 parts.append(f'{flag} "$WANDB_API_KEY"')
             else:
                 parts.append(f"{flag} {shlex.quote(str(value))}")
-        return " \\\n  ".join(parts)
+        return "\n".join(notes) + "\n" + " \\\n  ".join(parts)
 
     def table(self) -> str:
         """Markdown: every setting, where it goes in the SDK call, and the upstream recipe's value."""
