@@ -133,8 +133,10 @@ def test_account_checks_evaluator_secret_dataset_and_output_model(session, tmp_p
     assert rft.check_spec(ready, rows=rows, session=session).ok
     rft.launch_job(session, ready, allow=True, rows=rows)
     session.standin.advance(3 * 3600)  # the job completes and writes svgagent-rft-v1
-    fields = {p.field: p.message for p in rft.check_spec(ready, rows=rows, session=session).errors}
+    fields = {p.field: p.message for p in rft.check_spec(ready, rows=rows, session=session, launching=True).errors}
     assert "svgagent-rft-v2" in fields["output_model"]
+    shown = rft.check_spec(ready, rows=rows, session=session)  # before a rerun of the launch cell: only a warning
+    assert shown.ok and "reattaches" in shown.warnings[0].message
 
 
 def _hints(cls):

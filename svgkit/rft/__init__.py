@@ -13,6 +13,8 @@ Modules, one concern each (everything is re-exported here):
 - :mod:`svgkit.rft.monitor`          bounded watching: states, progress, reward curve (W&B), failures
 - :mod:`svgkit.rft.rehearsal_demos`  on the stand-in only: what a failed and a cancelled job look like
 - :mod:`svgkit.rft.paths`            where the files go, and how they are shown
+- :mod:`svgkit.rft.summary`          the notebook's closing summary
+- :mod:`svgkit.rft.views`            records show themselves as the Markdown notebooks render
 
 Every function that talks to the platform takes the notebook's
 :class:`~svgkit.rehearsal.PlatformSession`, live or rehearsed: the same code either way.
@@ -56,7 +58,9 @@ from .spec import (
     check_spec,
     longest_prompt_tokens,
 )
+from .summary import launch_summary
 from .training_data import TrainingUpload, upload_training_rows
+from .views import MarkdownView
 
 __all__ = [
     "DEMO_FAILURE_MESSAGE",
@@ -66,6 +70,7 @@ __all__ = [
     "JobWatch",
     "LaunchOutcome",
     "LaunchRefused",
+    "MarkdownView",
     "MetricsSource",
     "MetricsUnavailable",
     "OutputModel",
@@ -93,6 +98,7 @@ __all__ = [
     "find_output_model",
     "job_state_path",
     "launch_job",
+    "launch_summary",
     "load_job_record",
     "longest_prompt_tokens",
     "metrics_source",

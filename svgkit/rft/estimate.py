@@ -15,12 +15,13 @@ from typing import Any
 from ..config import EVALUATION, MODEL_PARAMETERS, MODELS, PRICES, RFT, RFT_PRICING
 from ..generate import average_prompt_tokens
 from .spec import RftJobSpec
+from .views import MarkdownView
 
 __all__ = ["RftEstimate", "estimate_job"]
 
 
-@dataclass(frozen=True)
-class RftEstimate:
+@dataclass(frozen=True, repr=False)
+class RftEstimate(MarkdownView):
     """The size, price and duration of one RFT job, estimated before launch.
 
     Attributes:
@@ -75,7 +76,8 @@ class RftEstimate:
     def _rows(self) -> list[tuple[str, str, str]]:
         judge = self.judge_model or "no vision judge"
         usd = _usd(self.judge_usd) if self.judge_usd is not None else "no price in svgkit.config.PRICES"
-        training = _usd(self.training_usd) if self.training_usd is not None else "unknown: see the pricing page"
+        training = ("free" if self.training_usd == 0 else _usd(self.training_usd)) if self.training_usd is not None \
+            else "unknown: see the pricing page"
         return [
             ("rollouts", f"{self.rows} rows x {self.n} answers x {self.epochs} epochs = {self.rollouts:,}",
              "each answer is rendered and judged by the uploaded evaluator"),

@@ -27,6 +27,7 @@ from ..config import PLATFORM
 from ..fireworks_api import ModelInfo, RequestRejectedError, RftJobInfo, WaitTimeoutError, dashboard_url
 from .paths import job_state_path, shown_path
 from .spec import RftJobSpec, check_spec
+from .views import MarkdownView
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -102,8 +103,8 @@ class JobRecord:
         return RftJobSpec.from_dict(self.spec)
 
 
-@dataclass(frozen=True)
-class LaunchOutcome:
+@dataclass(frozen=True, repr=False)
+class LaunchOutcome(MarkdownView):
     """What :func:`launch_job` did.
 
     Attributes:
@@ -182,7 +183,7 @@ def launch_job(session: "PlatformSession", spec: RftJobSpec, *, allow: bool,
         if job is None and not new_job and not session.rehearsal and record.status == "launched":
             raise LaunchRefused(f"{shown_path(path)} records job {record.job_id}, which no longer exists on Fireworks "
                                 "(deleted?): set NEW_JOB = True to launch a new one")
-    check_spec(spec, rows=rows, session=session).raise_if_failed()
+    check_spec(spec, rows=rows, session=session, launching=True).raise_if_failed()
     job_id = spec.job_id if spec.job_id and (record is None or record.job_id != spec.job_id) else _new_job_id()
     if not session.rehearsal and not allow:
         return LaunchOutcome("planned", job_id, None, path,
@@ -236,8 +237,8 @@ def _link(session: "PlatformSession", job_id: str) -> str:
 
 
 # --------------------------------------------------------------------------- cancel
-@dataclass(frozen=True)
-class CancelOutcome:
+@dataclass(frozen=True, repr=False)
+class CancelOutcome(MarkdownView):
     """What :func:`cancel_job` did.
 
     Attributes:
@@ -291,8 +292,8 @@ def cancel_job(session: "PlatformSession", *, allow: bool, state_file: Path | No
 
 
 # --------------------------------------------------------------------------- output model
-@dataclass(frozen=True)
-class OutputModel:
+@dataclass(frozen=True, repr=False)
+class OutputModel(MarkdownView):
     """The model a finished job wrote, or why there is none yet.
 
     Attributes:

@@ -26,6 +26,7 @@ from ..generate import BUNDLED_EXAMPLE, CostEstimate, Generation, estimate_cost,
 from ..judge import Judge, default_judge
 from ..plots import PlotFigure
 from .spec import RftJobSpec
+from .views import MarkdownView
 
 __all__ = [
     "PromptSignal",
@@ -78,8 +79,8 @@ class PromptSignal:
         return self.spread > _TIE
 
 
-@dataclass(frozen=True)
-class SignalCheck:
+@dataclass(frozen=True, repr=False)
+class SignalCheck(MarkdownView):
     """The learning-signal check of a training set.
 
     Attributes:

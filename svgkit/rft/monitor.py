@@ -23,6 +23,7 @@ from ..fireworks_api import Progress, RftJobInfo, WaitTimeoutError, dashboard_ur
 from ..plots import PlotFigure
 from .launch import load_job_record
 from .spec import RftJobSpec
+from .views import MarkdownView
 
 if TYPE_CHECKING:
     from ..rehearsal import PlatformSession
@@ -196,8 +197,8 @@ class Transition:
     elapsed_s: float
 
 
-@dataclass(frozen=True)
-class JobWatch:
+@dataclass(frozen=True, repr=False)
+class JobWatch(MarkdownView):
     """What :func:`watch_job` saw.
 
     Attributes:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from ..config import FILES, PLATFORM, RFT, output_path
 from ..dataset import read_rows
 from .paths import shown_path
+from .views import MarkdownView
 
 if TYPE_CHECKING:
     from ..rehearsal import PlatformSession
@@ -39,8 +40,8 @@ class Prerequisite:
     detail: str
 
 
-@dataclass(frozen=True)
-class Prerequisites:
+@dataclass(frozen=True, repr=False)
+class Prerequisites(MarkdownView):
     """The outcome of :func:`check_prerequisites`.
 
     Attributes:

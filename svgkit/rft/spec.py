@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..config import DATASET, RFT
+from .views import MarkdownView
 
 if TYPE_CHECKING:  # imported for annotations only: the rehearsal module starts servers
     from ..rehearsal import PlatformSession
@@ -90,8 +91,8 @@ class SpecError(ValueError):
         super().__init__(f"the RFT job spec is not ready to launch; change this first:\n{lines}")
 
 
-@dataclass(frozen=True)
-class SpecCheck:
+@dataclass(frozen=True, repr=False)
+class SpecCheck(MarkdownView):
     """The outcome of :func:`check_spec`.
 
     Attributes:
@@ -368,7 +369,7 @@ def longest_prompt_tokens(rows: Sequence[Mapping[str, Any]]) -> int:
 
 
 def check_spec(spec: RftJobSpec, *, rows: Sequence[Mapping[str, Any]] | None = None,
-               session: "PlatformSession | None" = None) -> SpecCheck:
+               session: "PlatformSession | None" = None, launching: bool = False) -> SpecCheck:
     """Find what would make the job fail, or learn nothing, before anything is sent.
 
     Args:
@@ -376,6 +377,8 @@ def check_spec(spec: RftJobSpec, *, rows: Sequence[Mapping[str, Any]] | None = N
         rows: The training rows (their count and prompt lengths are checked against the spec).
         session: Also check the account (free ``GET`` requests): the dataset is READY, the
             evaluator ACTIVE, a judge secret stored, the output model name free, the base model there.
+        launching: The check is for a new launch (what :func:`svgkit.rft.launch_job` asks): an output
+            model written by the recorded job is then an error, not a warning.
 
     Returns:
         The problems found; :meth:`SpecCheck.raise_if_failed` turns errors into a :class:`SpecError`.
@@ -384,7 +387,7 @@ def check_spec(spec: RftJobSpec, *, rows: Sequence[Mapping[str, Any]] | None = N
     count = len(rows) if rows is not None else None
     if session is None:
         return SpecCheck(tuple(problems), False, count)
-    more, counted = _account_problems(spec, session, rows_known=rows is not None)
+    more, counted = _account_problems(spec, session, rows_known=rows is not None, launching=launching)
     if count is None and counted is not None:
         count = counted
         problems += _row_problems(spec, counted)
@@ -473,8 +476,8 @@ def _row_problems(spec: RftJobSpec, count: int) -> list[SpecProblem]:
     return []
 
 
-def _account_problems(spec: RftJobSpec, session: "PlatformSession", *,
-                      rows_known: bool) -> tuple[list[SpecProblem], int | None]:
+def _account_problems(spec: RftJobSpec, session: "PlatformSession", *, rows_known: bool,
+                      launching: bool) -> tuple[list[SpecProblem], int | None]:
     api = session.api
     where = "the stand-in" if session.rehearsal else "Fireworks"
     out: list[SpecProblem] = []
@@ -505,9 +508,18 @@ def _account_problems(spec: RftJobSpec, session: "PlatformSession", *,
                                f"{', '.join(RFT.judge_secret_names)}: the evaluator could not call the vision judge, "
                                "so rollouts would be scored by the offline rule judge, a poor training reward; store "
                                "the judge's key with notebook 03's secret cell"))
-    if api.get_model(spec.output_model) is not None:
-        out.append(SpecProblem("output_model", f"{spec.output_model} already exists on {where} (an earlier job "
-                               f"wrote it): choose another name, e.g. {_next_name(spec.output_model)}"))
+    model = api.get_model(spec.output_model)
+    if model is not None:
+        from .launch import load_job_record  # launch imports this module
+
+        record = load_job_record(session)
+        if not launching and record is not None and model.fine_tuning_job.rsplit("/", 1)[-1] == record.job_id:
+            out.append(SpecProblem("output_model", f"{spec.output_model} was written by the recorded job "
+                                   f"{record.job_id}: rerunning the launch cell reattaches to it; a new job needs "
+                                   f"another name, e.g. {_next_name(spec.output_model)}", "warning"))
+        else:
+            out.append(SpecProblem("output_model", f"{spec.output_model} already exists on {where} (an earlier job "
+                                   f"wrote it): choose another name, e.g. {_next_name(spec.output_model)}"))
     if _MODEL_RX.fullmatch(spec.base_model) and api.get_model(spec.base_model) is None:
         out.append(SpecProblem("base_model", f"{spec.base_model} is not visible to this account on {where}: check "
                                "the name in the model library"))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal
 from ..config import FILES, PLATFORM, RFT, output_path
 from ..fireworks_api import DatasetInfo, dataset_id_for
 from .paths import shown_path
+from .views import MarkdownView
 
 if TYPE_CHECKING:
     from ..rehearsal import PlatformSession
@@ -20,8 +21,8 @@ if TYPE_CHECKING:
 __all__ = ["TrainingUpload", "upload_training_rows"]
 
 
-@dataclass(frozen=True)
-class TrainingUpload:
+@dataclass(frozen=True, repr=False)
+class TrainingUpload(MarkdownView):
     """What :func:`upload_training_rows` did.
 
     Attributes:
