@@ -1,6 +1,7 @@
 """svgkit.rft against the local Fireworks stand-in, through the real SDK: spec checks, estimate, signal,
 dataset upload, launch, reattach after a restart, cancel, failures, 403, monitoring."""
 
+import contextlib
 import json
 import sys
 import types
@@ -43,6 +44,21 @@ def session(tmp_path):
     s = open_platform("rft", state_dir=tmp_path / "standin", speed=0)
     yield s
     s.close()
+
+
+@contextlib.contextmanager
+def _live(monkeypatch, *, speed=0.0):
+    """A live session (key set, spending allowed) against a stand-in that plays "Fireworks"."""
+    with FireworksStandin(speed=speed) as remote:
+        monkeypatch.delenv("SVGKIT_MODE")
+        monkeypatch.setenv("FIREWORKS_API_KEY", FW_KEY)
+        monkeypatch.setenv("FIREWORKS_API_BASE", remote.url)
+        s = open_platform("rft", with_spending(True, get_settings()))
+        try:
+            assert s.mode == "live"
+            yield remote, s
+        finally:
+            s.close()
 
 
 def _bundle(tmp_path, name="bundle"):
@@ -317,13 +333,8 @@ def test_a_rehearsal_fills_in_what_notebook_03_did_not_upload(tmp_path, rows):
 
 
 def test_live_prerequisites_only_look(tmp_path, monkeypatch, rows):
-    with FireworksStandin(speed=0) as remote:  # plays "Fireworks"
-        monkeypatch.delenv("SVGKIT_MODE")
-        monkeypatch.setenv("FIREWORKS_API_KEY", FW_KEY)
-        monkeypatch.setenv("FIREWORKS_API_BASE", remote.url)
-        s = open_platform("rft", with_spending(True, get_settings()))
+    with _live(monkeypatch) as (remote, s):
         report = rft.check_prerequisites(s)
-        s.close()
         assert not report.ok
         assert {i.item for i in report.items if not i.ok} == {"evaluator", "judge secret"}
         assert not [c for c in remote.transcript() if c.method != "GET"]
@@ -348,16 +359,11 @@ def test_dataset_upload_is_idempotent_by_content(tmp_path, rows):
 
 
 def test_a_live_upload_needs_the_opt_in(tmp_path, monkeypatch, rows):
-    with FireworksStandin(speed=600) as remote:
-        monkeypatch.delenv("SVGKIT_MODE")
-        monkeypatch.setenv("FIREWORKS_API_KEY", FW_KEY)
-        monkeypatch.setenv("FIREWORKS_API_BASE", remote.url)
-        s = open_platform("rft", with_spending(True, get_settings()))
+    with _live(monkeypatch, speed=600) as (remote, s):
         planned = rft.upload_training_rows(s, allow=False, progress=False)
         assert planned.action == "planned" and "UPLOAD_DATASET = True" in planned.message
         assert not [c for c in remote.transcript() if c.method == "POST"]
         done = rft.upload_training_rows(s, allow=True, progress=False)
-        s.close()
         assert done.action == "created" and done.dataset.ready
 
 
@@ -409,22 +415,14 @@ def test_a_new_launch_needs_a_deliberate_choice(session, tmp_path, rows):
 
 
 def test_a_live_launch_needs_the_opt_in_and_then_launches(tmp_path, monkeypatch, rows):
-    with FireworksStandin(speed=0) as remote:
-        monkeypatch.delenv("SVGKIT_MODE")
-        monkeypatch.setenv("FIREWORKS_API_KEY", FW_KEY)
-        monkeypatch.setenv("FIREWORKS_API_BASE", remote.url)
-        s = open_platform("rft", with_spending(True, get_settings()))
-        try:
-            assert s.mode == "live"
-            spec = _ready(s, tmp_path, rows, standin=remote)
-            planned = rft.launch_job(s, spec, allow=False, rows=rows)
-            assert planned.action == "planned" and "LAUNCH = True" in planned.message
-            assert not _creates(remote) and not rft.job_state_path(s).exists()
-            done = rft.launch_job(s, spec, allow=True, rows=rows)
-            assert done.action == "launched" and rft.job_state_path(s).name == "job-live.json"
-            assert len(_creates(remote)) == 1
-        finally:
-            s.close()
+    with _live(monkeypatch) as (remote, s):
+        spec = _ready(s, tmp_path, rows, standin=remote)
+        planned = rft.launch_job(s, spec, allow=False, rows=rows)
+        assert planned.action == "planned" and "LAUNCH = True" in planned.message
+        assert not _creates(remote) and not rft.job_state_path(s).exists()
+        done = rft.launch_job(s, spec, allow=True, rows=rows)
+        assert done.action == "launched" and rft.job_state_path(s).name == "job-live.json"
+        assert len(_creates(remote)) == 1
 
 
 def test_403_on_create_explains_role_and_billing_and_leaves_no_record(session, tmp_path, rows):

@@ -195,12 +195,16 @@ def launch_job(session: "PlatformSession", spec: RftJobSpec, *, allow: bool,
     try:
         job = _create(session, spec, job_id, wandb_api_key)
     except BaseException:
-        if api.get_rft_job(job_id) is None:  # nothing was created: leave the state file as it was
+        try:
+            created = api.get_rft_job(job_id) is not None
+        except Exception:  # cannot tell: keep the "launching" record, the next run looks again
+            created = None
+        if created is False:  # nothing was created: leave the state file as it was
             if previous is None:
                 path.unlink(missing_ok=True)
             else:
                 path.write_bytes(previous)
-        else:
+        elif created:
             JobRecord(**{**asdict(intent), "status": "launched"}).save(path)
         raise
     JobRecord(**{**asdict(intent), "status": "launched"}).save(path)
