@@ -6,6 +6,7 @@ import inspect
 
 import numpy as np
 import pytest
+from eval_protocol.models import MetricResult
 
 from svgkit.config import MINIRFT
 from svgkit.dataset import load_bundled_prompts, load_examples
@@ -30,6 +31,7 @@ from svgkit.svg import extract_svg
 from svgkit.training_log import read_log
 
 PROMPTS = {p.id: p for p in load_bundled_prompts()}
+_NOT_BLANK = MetricResult(score=0.0, reason="")
 
 
 # --------------------------------------------------------------------------- GRPO's arithmetic
@@ -229,7 +231,10 @@ def test_the_rule_judge_itself_barely_pays_for_pasted_text_even_without_the_guar
     """Honest limits of the demonstration: the rule judge is not the gullible judge."""
     pool = default_run.pool
     for cands, prompt in zip(pool.candidates, pool.prompts, strict=True):
-        base = {c.example_id: default_run.scores[c.id] for c in cands if c.edit == "original"}
+        # originals the judge never saw (a blank picture scores 0 first) are no baseline: any ink
+        # the paste adds lets the judge look at the example's own drawing
+        base = {c.example_id: default_run.scores[c.id] for c in cands if c.edit == "original"
+                and default_run.scores[c.id].result.metrics.get("hack_blank", _NOT_BLANK).score == 0}
         for c in cands:
             if not c.pastes_requirements or c.example_id not in base:
                 continue
@@ -242,6 +247,29 @@ def test_the_rule_judge_itself_barely_pays_for_pasted_text_even_without_the_guar
     rule_off = run_minirft(MiniRftConfig(guards=False), cache=cache)
     assert rule_off.newly_scored == 0  # guards off reads the same scorings
     assert rule_off.paste_share("final") < 0.3
+
+
+def test_scored_answers_are_the_evaluators_records_of_the_start_and_final_favourites(default_run):
+    before, after = default_run.scored_answers("start"), default_run.scored_answers("final")
+    rows = [f"row_{p.index}" for p in default_run.pool.prompts]
+    assert [a.row_id for a in before] == [a.row_id for a in after] == rows
+    examples = {ex.example_id: ex for ex in load_examples()}
+    drawn = [cands[i] for cands, i in zip(default_run.pool.candidates, default_run.start_samples, strict=True)]
+    assert len({c.edit for c in drawn}) > 1  # draws from the uniform start, not the first example each time
+    for answer, prompt, c in zip(before, default_run.pool.prompts, drawn, strict=True):
+        assert answer.response == c.response and answer.requirements == prompt.requirements
+        if c.edit == "original":
+            assert answer.example_id == c.example_id and answer.labels == examples[c.example_id].labels
+    for answer, favourite in zip(after, default_run.answers("final"), strict=True):
+        c = favourite.candidate
+        assert answer.response == c.response and answer.source == "miniature"
+        assert answer.score == default_run.scores[c.id].reward == favourite.reward
+        assert answer.example_id == (c.example_id if c.edit == "original" else c.id)
+        assert (answer.labels is None) == (c.edit != "original")
+        assert len(answer.items) == len(answer.requirements)
+    assert np.mean([a.score for a in after]) > np.mean([a.score for a in before])
+    with pytest.raises(ValueError, match="start"):
+        default_run.scored_answers("middle")  # type: ignore[arg-type]
 
 
 def test_the_command_line_writes_the_table(tmp_path, capsys):

@@ -1,5 +1,28 @@
 """RFT in miniature: GRPO on the real reward, offline, in under a minute. Not a language model.
 
+What notebooks call (a stable API; notebook 05 relies on it)::
+
+    from svgkit.minirft import MiniRftConfig, RewardCache, run_minirft
+
+    cache = RewardCache()                       # share it: each candidate is scored once
+    run = run_minirft(MiniRftConfig(seed=0), cache=cache, progress=True)   # -> MiniRftRun
+    run.log                                     # svgkit.training_log.TrainingLog, one TrainingStep per step
+    before = run.scored_answers("start")        # list[svgkit.evaluation.ScoredAnswer], one per training
+    after = run.scored_answers("final")         #   prompt, same order and row_id in both lists
+    run.summary()                               # the figures in a few lines (says it is a miniature)
+    run.start_reward, run.final_reward          # expected reward of the starting / final policy
+    run.unmoved                                 # prompt ids whose policy never moved (zero spread)
+
+    # the reward-hacking demonstration (never the default): a gullible judge, guards off vs on
+    hack = run_minirft(MiniRftConfig(judge="gullible", guards=False), cache=cache)
+    safe = run_minirft(MiniRftConfig(judge="gullible", guards=True), cache=cache)
+    hack.paste_share("final"), safe.paste_share("final")   # policy share on requirement-pasting answers
+
+``scored_answers`` gives the records notebook 02 scores answers into, so "before" (the
+first answer the starting policy sampled for the prompt: it is uniform, so every candidate is
+equally likely) and "after" (the final policy's most likely answer) go through the same
+tables and galleries. Their ``result`` is always the evaluator's reward with the guards on.
+
 No language model can be trained here, so the policy is a *bandit*: for each training prompt,
 a softmax over a fixed pool of candidate answers (the bundled example answers and
 deterministic edits of them, :mod:`~svgkit.minirft.candidates`). Training follows Fireworks

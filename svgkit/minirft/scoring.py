@@ -22,7 +22,7 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from eval_protocol.models import EvaluateResult, EvaluationRow
@@ -56,6 +56,8 @@ class CandidateScore:
         fulfilled_unguarded: Per requirement, fulfilled in ``unguarded``.
         written: Indexes of requirements the guard found written out as text.
         reason: The reward's reason.
+        result: The evaluator's full ``EvaluateResult`` (the guarded reward, its metrics and
+            per-requirement verdicts), as :func:`svgkit.evaluation.ascore_row` returned it.
     """
 
     reward: float
@@ -65,6 +67,7 @@ class CandidateScore:
     fulfilled_unguarded: tuple[bool, ...]
     written: tuple[int, ...]
     reason: str
+    result: EvaluateResult | None = field(default=None, repr=False, compare=False)
 
     def value(self, *, guards: bool = True) -> float:
         """The reward with the guards on (the default) or off (the demonstration)."""
@@ -160,14 +163,14 @@ def _score(result: EvaluateResult, verdict: Verdict | None, requirements: Sequen
     written = tuple(int(i) for i in ((metric.data or {}).get("written") or ())) if metric is not None else ()
     if verdict is None or not verdict.valid:  # the reward ended before the judge (or the judge failed)
         return CandidateScore(float(result.score), float(result.score), bool(result.is_score_valid), fulfilled,
-                              fulfilled, written, result.reason or "")
+                              fulfilled, written, result.reason or "", result)
     if verdict.items:
         raw = tuple(bool(i.fulfilled) for i in sorted(verdict.items, key=lambda i: i.index))
     else:  # a count-only verdict says how many, not which
         raw = tuple([False] * len(requirements))
     unguarded = min(verdict.fulfilled, verdict.total) / len(requirements)
     return CandidateScore(float(result.score), float(unguarded), bool(result.is_score_valid), fulfilled, raw,
-                          written, result.reason or "")
+                          written, result.reason or "", result)
 
 
 class RewardCache:

@@ -18,7 +18,8 @@ import numpy as np
 
 from .._aio import run_sync
 from ..config import MINIRFT
-from ..dataset import Prompt, load_bundled_prompts, load_examples
+from ..dataset import Prompt, load_bundled_prompts, load_examples, to_eval_rows
+from ..evaluation import ScoredAnswer
 from ..judge import requirement_kind
 from ..training_log import TrainingLog, TrainingStep
 from .candidates import Candidate, CandidatePool, build_pool
@@ -149,6 +150,8 @@ class MiniRftRun:
         start_reward: Expected reward of the starting policy (mean over prompts of
             ``sum_i pi_start(i) r_i`` over every candidate).
         final_reward: Expected reward of the final policy.
+        start_samples: Per prompt, the index of the first candidate the starting policy
+            sampled for it (its first group's first sample; 0 for a prompt never visited).
     """
 
     config: MiniRftConfig
@@ -162,6 +165,7 @@ class MiniRftRun:
     newly_scored: int = 0
     start_reward: float = 0.0
     final_reward: float = 0.0
+    start_samples: tuple[int, ...] = ()
 
     banner = BANNER
 
@@ -179,6 +183,54 @@ class MiniRftRun:
         for p, cands, ps in zip(self.pool.prompts, self.pool.candidates, probs, strict=True):
             order = sorted(range(len(cands)), key=lambda i: (-ps[i], i))[:top]
             out += [PolicyAnswer(p.id, cands[i], ps[i], self._reward(cands[i])) for i in order]
+        return out
+
+    def scored_answers(self, which: Literal["start", "final"] = "final") -> list[ScoredAnswer]:
+        """Each training prompt's answer before (``"start"``) or after (``"final"``) training, as scored records.
+
+        The records are :class:`svgkit.evaluation.ScoredAnswer`, the type notebook 02 scores
+        answers into, so the miniature's answers before and after training go through the
+        same tables and galleries. One per prompt, in pool order.
+
+        - ``"final"``: the final policy's most likely candidate (ties: pool order);
+        - ``"start"``: the first candidate the starting policy sampled for the prompt. The
+          starting policy is uniform, so every candidate is equally likely; its first draw is
+          a fair picture of "before", where a tie broken by pool order would always show the
+          first bundled example (usually the best one);
+        - ``row_id`` is the prompt's dataset row (``row_<index>``, as
+          :func:`svgkit.dataset.to_eval_rows` names it), the same in both lists;
+        - ``example_id`` is the bundled example's id when the answer is that example unedited
+          (``ui03-a``), else the candidate's id (``ui03-a:paste``);
+        - ``labels`` are the example's hand labels for an unedited example, else ``None``;
+        - ``source`` is ``"miniature"``; ``result`` is the evaluator's ``EvaluateResult``:
+          always the reward with the guards on, also for a run trained with the guards off
+          (a demonstration's pasted answers show the score the real reward gives them).
+
+        Args:
+            which: ``"start"`` or ``"final"``.
+
+        Raises:
+            ValueError: ``which`` is neither.
+        """
+        if which not in ("start", "final"):
+            raise ValueError(f"which must be 'start' or 'final', not {which!r}")
+        labels = {ex.example_id: ex.labels for ex in load_examples()}
+        if which == "final":
+            chosen = [a.candidate for a in self.answers("final")]
+        else:
+            chosen = [cands[i] for cands, i in zip(self.pool.candidates, self.start_samples, strict=True)]
+        out = []
+        for prompt, c in zip(self.pool.prompts, chosen, strict=True):
+            score = self.scores[c.id]
+            if score.result is None:  # pragma: no cover - every candidate is scored at the end of a run
+                raise ValueError(f"candidate {c.id} has no evaluator result")
+            original = c.edit == "original"
+            (row,) = to_eval_rows([prompt])
+            out.append(ScoredAnswer(row_id=row["input_metadata"]["row_id"], sample_index=0, prompt=prompt.prompt,
+                                    requirements=tuple(prompt.requirements), response=c.response,
+                                    source="miniature", result=score.result,
+                                    example_id=c.example_id if original else c.id,
+                                    labels=labels.get(c.example_id) if original else None))
         return out
 
     def paste_share(self, which: Literal["start", "final"] = "final") -> float:
@@ -271,11 +323,14 @@ def run_minirft(config: MiniRftConfig | None = None, *, cache: RewardCache | Non
     batch = min(config.prompts_per_step, n_prompts)
     order: list[int] = []
     rows: list[TrainingStep] = []
+    first_sample: dict[int, int] = {}
     for step in tqdm(range(config.steps), desc="miniature RFT", disable=not progress):
         if len(order) < batch:  # a new epoch: reshuffle the training set
             order += [int(i) for i in rng.permutation(n_prompts)]
         chosen, order = order[:batch], order[batch:]
         actions = {i: policy.sample(i, config.group_size, rng) for i in chosen}
+        for i in chosen:  # a prompt's first visit: its policy is still the starting one
+            first_sample.setdefault(i, int(actions[i][0]))
         items = [(pool.candidates[i][a], prompts[i]) for i in chosen for a in actions[i]]
         scores = run_sync(cache.ascore(items, judge=config.judge, concurrency=config.concurrency))
         groups, rewards_all, zero = [], [], 0
@@ -315,7 +370,8 @@ def run_minirft(config: MiniRftConfig | None = None, *, cache: RewardCache | Non
 
     run = MiniRftRun(config, TrainingLog(tuple(rows)), pool, start, final, rewards,
                      seconds=time.perf_counter() - started, newly_scored=cache.scored - scored_before,
-                     start_reward=expected(start), final_reward=expected(final))
+                     start_reward=expected(start), final_reward=expected(final),
+                     start_samples=tuple(first_sample.get(i, 0) for i in range(n_prompts)))
     outcomes = []
     bests = zip(run.answers("start"), run.answers("final"), strict=True)
     for i, (p, cands, (first, last)) in enumerate(zip(pool.prompts, pool.candidates, bests, strict=True)):
