@@ -66,6 +66,8 @@ __all__ = [
     "Secret",
     "Settings",
     "StepSpec",
+    "TRAINING_LOG",
+    "TrainingLogConfig",
     "describe_mode",
     "get_settings",
     "output_dir",
@@ -337,6 +339,30 @@ RFT_PRICING = RftPricing()
 MODEL_PARAMETERS: dict[str, float] = {
     "accounts/fireworks/models/qwen3-0p6b": 0.6e9,
 }
+
+@dataclass(frozen=True)
+class TrainingLogConfig:
+    """How a live job's metrics history maps onto :mod:`svgkit.training_log` columns.
+
+    Unverified: Fireworks does not document the metric names an RFT job logs to Weights &
+    Biases, so each column lists candidate keys, tried in order. Check them against a real
+    run's history and put the right one first.
+    """
+
+    history_keys: dict[str, tuple[str, ...]] = field(default_factory=lambda: {
+        "step": ("_step", "step", "train/step", "global_step"),
+        "epoch": ("epoch", "train/epoch"),
+        "reward_mean": ("train/reward", "reward/mean", "reward_mean", "reward", "train/reward_mean"),
+        "reward_std": ("reward/std", "reward_std", "train/reward_std"),
+        "zero_spread_share": ("zero_spread_share", "frac_reward_zero_std", "train/frac_reward_zero_std"),
+        "kl_to_start": ("kl", "train/kl", "kl_to_ref", "kl_to_start"),
+        "entropy": ("entropy", "train/entropy"),
+        "samples": ("samples", "num_samples", "train/num_samples"),
+    })
+
+
+TRAINING_LOG = TrainingLogConfig()
+
 
 #: USD per million tokens (input, output). Checked 2026-11; see the providers' pricing pages.
 PRICES: dict[str, tuple[float, float]] = {
