@@ -45,11 +45,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from ._aio import run_sync
+
 # svgkit/__init__.py has already told litellm (imported by Eval Protocol) not to download its
 # price list at import time.
-from eval_protocol.models import EvaluateResult, MetricResult
-
-from ._aio import run_sync
+from ._ep import EvaluateResult, MetricResult
 from .config import EVALUATION, Settings
 from .guards import ink_stats, written_requirements
 from .judge import Judge, Verdict, default_judge

@@ -12,11 +12,13 @@ purpose (an error status, a hang, a trickle, a cut body, a dropped connection) t
   evaluators, RFT jobs, deployments, models) as eval-protocol and the ``fireworks`` SDK call it,
   with a configurable clock, resource-level faults and optional state on disk
   (``python -m svgkit.standin.fireworks`` serves it).
+- :mod:`svgkit.standin.gateway`: Fireworks' tracing gateway and the model behind it (remote rollouts).
 """
 
 from .base import MAX_HANG_S, RecordedRequest, Request, Response, Route, StandinServer
 from .chat import ChatStandin, Completion
 from .fireworks import BuildPlan, Call, Clock, DeploymentPlan, FireworksStandin, JobPlan, Timings
+from .gateway import GatewayStandin, LogEntry, Trace
 
 __all__ = [
     "MAX_HANG_S",
@@ -27,11 +29,14 @@ __all__ = [
     "Completion",
     "DeploymentPlan",
     "FireworksStandin",
+    "GatewayStandin",
     "JobPlan",
+    "LogEntry",
     "RecordedRequest",
     "Request",
     "Response",
     "Route",
     "StandinServer",
     "Timings",
+    "Trace",
 ]

@@ -165,6 +165,11 @@ class Response:
 Handler = Callable[[Request], Response]
 
 
+class _HTTPServer(ThreadingHTTPServer):
+    #: Room for many clients connecting at once (socketserver's default of 5 resets some of them).
+    request_queue_size = 256
+
+
 @dataclass(frozen=True)
 class Route:
     """A route: method, compiled path pattern (matched in full) and handler."""
@@ -202,7 +207,7 @@ class StandinServer:
         self._active = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        self._httpd = _HTTPServer(("127.0.0.1", port), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
