@@ -52,11 +52,13 @@ __all__ = [
     "PRICES",
     "RFT",
     "STEPS",
+    "UPLOAD",
     "MissingKeyError",
     "ModeRow",
     "PAID_STEPS",
     "Secret",
     "Settings",
+    "UploadConfig",
     "describe_mode",
     "get_settings",
     "output_dir",
@@ -221,6 +223,53 @@ class RftConfig:
 
 
 RFT = RftConfig()
+
+@dataclass(frozen=True)
+class UploadConfig:
+    """The evaluator bundle, its preflight and its upload to Fireworks (notebook 03, :mod:`svgkit.upload`)."""
+
+    #: Evaluator id on Fireworks (lower-case letters, digits and hyphens; at most 63 characters).
+    evaluator_id: str = "svgkit-svg-drawing"
+    #: Where the evaluator lives in the checkout; staged at the bundle's top level as :attr:`entry_file`.
+    evaluator_module: str = "svgkit/evaluator.py"
+    entry_file: str = "test_svg_drawing.py"
+    entry_function: str = "test_svg_drawing"
+    #: Staging folder, relative to :func:`output_dir`.
+    bundle_dir: str = "evaluator_bundle"
+    #: Top folder inside the reproducible tarball (eval-protocol tars a folder with its name on top).
+    tarball_root: str = "evaluator"
+    #: Every staged file gets this modification time (2000-01-01 UTC), so the bundle is reproducible.
+    fixed_mtime: int = 946_684_800
+    #: Largest bundle (sum of file sizes) staging accepts; svgkit's code and data are about 0.6 MB.
+    max_bundle_bytes: int = 5_000_000
+    #: Base image and conventions of the upstream quickstart's evaluator Dockerfile
+    #: (eval-protocol/quickstart, evaluator/Dockerfile, checked 2026-11).
+    docker_base_image: str = "python:3.11-slim"
+    #: Debian packages the image needs: cairo for cairosvg, Liberation fonts for browser-like text.
+    apt_packages: tuple[str, ...] = ("libcairo2", "fonts-liberation", "fontconfig")
+    #: What ``ep local-test`` passes to pytest (eval-protocol 0.3.33, cli_commands/local_test.py):
+    #: an all-zero score fails.
+    success_threshold: float = 0.001
+    #: Longest the preflight's pytest run may take.
+    preflight_timeout_s: float = 600.0
+    #: Longest ``pip install -r requirements.txt`` may take when building the preflight venv.
+    venv_build_timeout_s: float = 1200.0
+    #: Folder (in the user cache dir) holding preflight venvs, one per requirements.txt hash.
+    venv_cache_dir: str = "preflight-venvs"
+    #: Longest wait for an uploaded evaluator to become ACTIVE (upstream: "typically a few minutes").
+    build_deadline_s: float = 1200.0
+    poll_interval_s: float = 10.0
+    #: Lines of the build log shown after BUILD_FAILED.
+    build_log_tail_lines: int = 40
+    #: Control-plane base URL eval-protocol uses (``FIREWORKS_API_BASE`` overrides it).
+    fireworks_api_base: str = "https://api.fireworks.ai"
+    #: The evaluator's page in the Fireworks dashboard.
+    dashboard_url: str = "https://app.fireworks.ai/dashboard/evaluators/{evaluator_id}"
+    #: Marker in the evaluator's description that records the bundle it was built from.
+    bundle_hash_marker: str = "svgkit-bundle-sha256:"
+
+
+UPLOAD = UploadConfig()
 
 #: USD per million tokens (input, output). Checked 2026-11; see the providers' pricing pages.
 PRICES: dict[str, tuple[float, float]] = {

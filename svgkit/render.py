@@ -51,7 +51,8 @@ from typing import Any, Literal
 from svgkit.config import LIMITS
 from svgkit.svg import Finding, _raster_mime
 
-__all__ = ["WORKER_ENV_ALLOW", "FailureKind", "RenderResult", "render_many", "render_png", "shutdown_workers"]
+__all__ = ["CAIRO_MISSING", "WORKER_ENV_ALLOW", "FailureKind", "RenderResult", "render_many", "render_png",
+           "shutdown_workers"]
 
 #: Why a render failed: ``"content"`` when the SVG itself caused it (rejected by the
 #: sanitiser, too deep for the renderer, a cairo error, absurd numbers, out of memory, a
@@ -314,7 +315,11 @@ def _worker_entry() -> None:  # pragma: no cover - runs in the worker process
 
     read_fd, write_fd, memory_mb = (int(a) for a in sys.argv[1:4])
     inbox, outbox = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
-    import cairosvg
+    try:
+        import cairosvg
+    except (ImportError, OSError) as exc:  # cairosvg missing, or the cairo C library (OSError from cairocffi)
+        outbox.send_bytes(_encode_reply({"startup_error": f"{type(exc).__name__}: {str(exc)[:300]}"}))
+        return
 
     _installed_families = _list_families()
     try:
@@ -400,6 +405,11 @@ class _WorkerDied(Exception):
 
 _WORKER_CODE = "from svgkit.render import _worker_entry; _worker_entry()"
 
+#: Start of the reason every render gets where cairosvg or the cairo C library cannot be loaded (an
+#: infrastructure failure: the scores are invalid, never zeros held against the answers).
+CAIRO_MISSING = ("cairo is not available here (install the cairo C library: Debian/Ubuntu libcairo2, "
+                 "macOS brew install cairo; the evaluator image's Dockerfile installs it)")
+
 
 class _Worker:
     """One render process, spoken to over two pipes."""
@@ -428,15 +438,19 @@ class _Worker:
         try:
             if not self.inbox.poll(LIMITS.worker_start_timeout_s):
                 raise _WorkerDied(f"render worker did not start within {LIMITS.worker_start_timeout_s:.0f} s")
-            self.inbox.recv_bytes()
+            hello = _decode_reply(self.inbox.recv_bytes())
+            if hello.get("startup_error"):
+                raise _WorkerDied(f"{CAIRO_MISSING}: {hello['startup_error']}")
         except (EOFError, OSError) as exc:
             self.kill()
             raise _WorkerDied(
                 f"render worker failed to start (exit code {self.process.poll()}); check that "
                 f"`{sys.executable} -c 'import svgkit.render, cairosvg'` works") from exc
-        except _WorkerDied:
+        except (_WorkerDied, ValueError, TypeError, UnicodeDecodeError) as exc:
             self.kill()
-            raise
+            if isinstance(exc, _WorkerDied):
+                raise
+            raise _WorkerDied("render worker sent a malformed greeting") from exc
 
     def run(self, task: bytes, timeout_s: float) -> dict[str, Any]:
         """Send one task and wait for its reply; raise TimeoutError or _WorkerDied."""
@@ -496,7 +510,8 @@ _MAX_REPLY_BYTES = 256 * 1024 * 1024
 WORKER_ENV_ALLOW = frozenset({
     "PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP",
     "PYTHONPATH", "PYTHONHOME", "PYTHONHASHSEED", "PYTHONUSERBASE", "PYTHONNOUSERSITE",
-    "PYTHONSAFEPATH", "PYTHONUTF8", "PYTHONIOENCODING", "VIRTUAL_ENV", "CONDA_PREFIX",
+    "PYTHONSAFEPATH", "PYTHONUTF8", "PYTHONIOENCODING", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX",
+    "VIRTUAL_ENV", "CONDA_PREFIX",
     "FONTCONFIG_FILE", "FONTCONFIG_PATH", "FONTCONFIG_SYSROOT", "FC_DEBUG",
     "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_DATA_DIRS", "XDG_CONFIG_DIRS",
     "LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH", "DYLD_FALLBACK_LIBRARY_PATH", "CAIROCFFI_DLL_DIRECTORIES",
