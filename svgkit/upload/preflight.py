@@ -245,11 +245,11 @@ def preflight_command() -> tuple[str, ...]:
             f"{UPLOAD.entry_file}::{UPLOAD.entry_function}", "-vs")
 
 
-def _classify(returncode: int, scores: Sequence[RowScore], output: str, timed_out: bool,
+def _classify(returncode: int, scores: Sequence[RowScore], output: str, timed_out: float | None,
               from_bundle: bool) -> tuple[Status, str]:
     invalid = [s for s in scores if not s.valid]
-    if timed_out:
-        return "timed out", f"pytest did not finish within {UPLOAD.preflight_timeout_s:.0f} s"
+    if timed_out is not None:
+        return "timed out", f"pytest did not finish within {timed_out:g} s"
     if not from_bundle:
         return "failed", "svgkit was not imported from the bundle: the bundle is not self-contained"
     infra = [s for s in invalid if "not the answer's fault" in s.reason or "renderer unavailable" in s.reason]
@@ -279,12 +279,15 @@ def _imports_from_bundle(python: Path, bundle: Bundle, env: Mapping[str, str]) -
     return inside, problem
 
 
-def preflight(folder: Path | str, *, docker: bool = False, extra_env: Mapping[str, str] | None = None,
-              rebuild_venv: bool = False, timeout_s: float = UPLOAD.preflight_timeout_s) -> PreflightResult:
+def preflight(folder: Path | str, *, max_rows: int | None = None, docker: bool = False,
+              extra_env: Mapping[str, str] | None = None, rebuild_venv: bool = False,
+              timeout_s: float = UPLOAD.preflight_timeout_s) -> PreflightResult:
     """Run the staged bundle as Fireworks will, offline and free, and report the outcome.
 
     Args:
         folder: The staged bundle (from :func:`svgkit.upload.stage_bundle`).
+        max_rows: Score only the first this many example rows (Eval Protocol's ``EP_MAX_DATASET_ROWS``;
+            default: all 86).
         docker: Also build the image and run the same command in it, where Docker works.
         extra_env: More environment for the run (tests use it to hide cairo); never keys.
         rebuild_venv: Build the environment again even if one is cached.
@@ -305,16 +308,18 @@ def preflight(folder: Path | str, *, docker: bool = False, extra_env: Mapping[st
                    SVGKIT_OUTPUT_DIR=str(Path(work) / "outputs"),
                    SVGKIT_JUDGE_CACHE=str(Path(work) / "judge-cache.sqlite"),
                    PYTHONPYCACHEPREFIX=str(Path(work) / "pycache"))
+        if max_rows is not None:
+            env["EP_MAX_DATASET_ROWS"] = str(int(max_rows))
         env.update(extra_env or {})
         from_bundle, import_problem = _imports_from_bundle(venv.python, bundle, env)
         cmd = [str(venv.python), *preflight_command()[1:]]
         start = time.perf_counter()
-        timed_out = False
+        timed_out = None
         try:
             proc = subprocess.run(cmd, cwd=bundle.root, env=env, capture_output=True, text=True, timeout=timeout_s)
             returncode, output = proc.returncode, proc.stdout + proc.stderr
         except subprocess.TimeoutExpired as exc:
-            timed_out, returncode = True, 124
+            timed_out, returncode = timeout_s, 124
             output = "".join(x.decode(errors="replace") if isinstance(x, bytes) else (x or "")
                              for x in (exc.stdout, exc.stderr))
         seconds = time.perf_counter() - start
