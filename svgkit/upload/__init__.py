@@ -2,7 +2,7 @@
 
 - :mod:`svgkit.upload.bundle`: stage exactly what is uploaded (traced modules, pinned
   requirements, a Dockerfile), refuse secrets and oversized bundles, reproducible hash.
-- :mod:`svgkit.upload.preflight`: run the staged bundle in a fresh, cached virtual environment
+- :mod:`svgkit.upload.local_test`: the preflight; run the staged bundle in a fresh, cached virtual environment
   exactly as ``ep local-test --ignore-docker`` does, offline and free.
 
 Command line: ``python -m svgkit.upload stage [DIR]`` and ``python -m svgkit.upload preflight [DIR]``.
@@ -37,8 +37,8 @@ __all__ = [
     "stage_bundle",
 ]
 
-_LAZY = {"DockerStatus": "preflight", "PreflightResult": "preflight", "PreflightVenv": "preflight",
-         "docker_status": "preflight", "preflight": "preflight"}
+_LAZY = {"DockerStatus": "local_test", "PreflightResult": "local_test", "PreflightVenv": "local_test",
+         "docker_status": "local_test", "preflight": "local_test"}
 
 
 def __getattr__(name: str) -> Any:

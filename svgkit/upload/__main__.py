@@ -31,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"staged {bundle.root}\n")
             print(bundle.table())
             return 0
-        from .preflight import preflight  # imports Eval Protocol: only when needed
+        from .local_test import preflight  # imports Eval Protocol: only when needed
 
         result = preflight(folder, max_rows=args.max_rows, docker=args.docker)
     except (BundleError, RuntimeError) as exc:

@@ -1,4 +1,4 @@
-"""The free preflight: run the staged bundle the way Fireworks will, on this machine, before any upload.
+"""The free preflight (as ``ep local-test --ignore-docker``): run the staged bundle the way Fireworks will, here.
 
 :func:`preflight` runs the bundle from its own folder, in a fresh virtual environment built
 from the bundle's ``requirements.txt`` only (svgkit comes from the bundle, never from this
