@@ -13,6 +13,8 @@ Modules, one concern each:
 - :mod:`svgkit.generate`    sampling answers from an OpenAI-compatible endpoint, resumable
 - :mod:`svgkit.evaluation`  Eval Protocol glue: evaluator plan, row scoring, running under pytest
 - :mod:`svgkit.evaluator`   the ``@evaluation_test`` itself (collected by pytest, uploaded in 03)
+- :mod:`svgkit.fireworks_api`  the Fireworks control plane: secrets, datasets, evaluators, RFT jobs, deployments
+- :mod:`svgkit.standin`     local stand-ins of the services (chat completions, the Fireworks API) for rehearsals
 - :mod:`svgkit.plots`, :mod:`svgkit.gallery`, :mod:`svgkit.display`  figures and views for notebooks
 - :mod:`svgkit.runner`      runs the notebook series (``make tutorial``); :mod:`svgkit.bench` benchmarks
 

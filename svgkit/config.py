@@ -48,6 +48,8 @@ __all__ = [
     "Limits",
     "Models",
     "OutputFiles",
+    "PLATFORM",
+    "PlatformConfig",
     "RftConfig",
     "PRICES",
     "RFT",
@@ -280,6 +282,44 @@ PRICES: dict[str, tuple[float, float]] = {
 
 
 @dataclass(frozen=True)
+class PlatformConfig:
+    """The Fireworks control plane (REST API) and dashboard, and how long svgkit waits on it.
+
+    Used by :mod:`svgkit.fireworks_api`. The base URL can be overridden with
+    ``FIREWORKS_API_BASE`` (what eval-protocol reads) or ``FIREWORKS_BASE_URL`` (what the
+    ``fireworks`` SDK reads); a notebook's rehearsal points both at :mod:`svgkit.standin.fireworks`.
+    Dashboard paths are relative to the app host that belongs to the API host.
+    """
+
+    api_base: str = "https://api.fireworks.ai"
+    app_base: str = "https://app.fireworks.ai"
+    #: Dashboard pages, as eval-protocol 0.3.33 prints them (cli_commands/utils.py ``_print_links``).
+    evaluator_dashboard: str = "/dashboard/evaluators/{id}"
+    dataset_dashboard: str = "/dashboard/datasets/{id}"
+    rft_job_dashboard: str = "/dashboard/fine-tuning/reinforcement/{id}"
+    #: Not printed by eval-protocol; the same pattern, unverified against the live dashboard.
+    deployment_dashboard: str = "/dashboard/deployments/{id}"
+    model_dashboard: str = "/dashboard/models/{id}"
+    #: Where a user makes or replaces an API key (unverified path on the app host).
+    api_keys_page: str = "/settings/users/api-keys"
+    request_timeout_s: float = 30.0
+    #: Retries of the ``fireworks`` SDK on 408/409/429/5xx and connection errors (it honours Retry-After).
+    max_retries: int = 2
+    poll_interval_s: float = 10.0
+    dataset_ready_timeout_s: float = 600.0
+    evaluator_build_timeout_s: float = 1800.0
+    deployment_ready_timeout_s: float = 1800.0
+    rft_job_timeout_s: float = 12 * 3600.0
+    #: Largest signed download (build log, uploaded source) svgkit reads.
+    max_download_bytes: int = 64_000_000
+    #: Lines of the build log shown when a build fails.
+    build_log_tail_lines: int = 40
+
+
+PLATFORM = PlatformConfig()
+
+
+@dataclass(frozen=True)
 class OutputFiles:
     """Names of what the notebooks write, relative to :func:`output_dir`."""
 
@@ -364,6 +404,8 @@ class Settings:
     judge_model: str = MODELS.judge
     judge_base_url: str = MODELS.openai_base_url
     generation_base_url: str = MODELS.fireworks_base_url
+    #: The Fireworks control plane (``FIREWORKS_API_BASE``, else ``FIREWORKS_BASE_URL``).
+    fireworks_api_base: str = PLATFORM.api_base
     #: ``False`` keeps every paid step (generate, judge, upload, rft) offline even with keys set:
     #: notebooks pass their cell's explicit opt-in here (see :func:`with_spending`).
     spend_allowed: bool = True
@@ -428,6 +470,8 @@ def get_settings(env: dict[str, str] | None = None, *, read_dotenv: bool = True)
         judge_model=values.get("SVGKIT_JUDGE_MODEL") or MODELS.judge,
         judge_base_url=values.get("SVGKIT_JUDGE_BASE_URL") or MODELS.openai_base_url,
         generation_base_url=values.get("SVGKIT_GENERATION_BASE_URL") or MODELS.fireworks_base_url,
+        fireworks_api_base=(values.get("FIREWORKS_API_BASE") or values.get("FIREWORKS_BASE_URL")
+                            or PLATFORM.api_base).rstrip("/"),
     )
 
 

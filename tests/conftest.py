@@ -17,7 +17,8 @@ SHARED = REPO.parent / "shared"
 def _offline_env(monkeypatch, tmp_path):
     """Every test starts offline with no keys, and writes outputs to a temporary folder."""
     for key in ("FIREWORKS_API_KEY", "OPENAI_API_KEY", "SVGKIT_JUDGE_API_KEY", "FIREWORKS_ACCOUNT_ID",
-                "SVGKIT_JUDGE_MODEL", "SVGKIT_JUDGE_BASE_URL", "SVGKIT_GENERATION_BASE_URL"):
+                "SVGKIT_JUDGE_MODEL", "SVGKIT_JUDGE_BASE_URL", "SVGKIT_GENERATION_BASE_URL",
+                "FIREWORKS_API_BASE", "FIREWORKS_BASE_URL"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("SVGKIT_MODE", "offline")
     monkeypatch.setenv("SVGKIT_OUTPUT_DIR", str(tmp_path / "outputs"))

@@ -8,18 +8,30 @@ purpose (an error status, a hang, a trickle, a dropped connection) to test the c
 
 - :mod:`svgkit.standin.base`: the server, routes, scripted faults and request records.
 - :mod:`svgkit.standin.chat`: an OpenAI-compatible chat-completions endpoint.
+- :mod:`svgkit.standin.fireworks`: the Fireworks control plane (account, secrets, datasets,
+  evaluators, RFT jobs, deployments, models) as eval-protocol and the ``fireworks`` SDK call it,
+  with a configurable clock, resource-level faults and optional state on disk
+  (``python -m svgkit.standin.fireworks`` serves it).
 """
 
 from .base import MAX_HANG_S, RecordedRequest, Request, Response, Route, StandinServer
 from .chat import ChatStandin, Completion
+from .fireworks import BuildPlan, Call, Clock, DeploymentPlan, FireworksStandin, JobPlan, Timings
 
 __all__ = [
     "MAX_HANG_S",
+    "BuildPlan",
+    "Call",
     "ChatStandin",
+    "Clock",
     "Completion",
+    "DeploymentPlan",
+    "FireworksStandin",
+    "JobPlan",
     "RecordedRequest",
     "Request",
     "Response",
     "Route",
     "StandinServer",
+    "Timings",
 ]
