@@ -238,8 +238,8 @@ class UploadConfig:
     entry_function: str = "test_svg_drawing"
     #: Staging folder, relative to :func:`output_dir`.
     bundle_dir: str = "evaluator_bundle"
-    #: Top folder inside the reproducible tarball (eval-protocol tars a folder with its name on top).
-    tarball_root: str = "evaluator"
+    #: Top folder inside the reproducible tarball: the staging folder's name, as eval-protocol's tarball has it.
+    tarball_root: str = "evaluator_bundle"
     #: Every staged file gets this modification time (2000-01-01 UTC), so the bundle is reproducible.
     fixed_mtime: int = 946_684_800
     #: Largest bundle (sum of file sizes) staging accepts; svgkit's code and data are about 0.6 MB.
@@ -258,15 +258,6 @@ class UploadConfig:
     venv_build_timeout_s: float = 1200.0
     #: Folder (in the user cache dir) holding preflight venvs, one per requirements.txt hash.
     venv_cache_dir: str = "preflight-venvs"
-    #: Longest wait for an uploaded evaluator to become ACTIVE (upstream: "typically a few minutes").
-    build_deadline_s: float = 1200.0
-    poll_interval_s: float = 10.0
-    #: Lines of the build log shown after BUILD_FAILED.
-    build_log_tail_lines: int = 40
-    #: Control-plane base URL eval-protocol uses (``FIREWORKS_API_BASE`` overrides it).
-    fireworks_api_base: str = "https://api.fireworks.ai"
-    #: The evaluator's page in the Fireworks dashboard.
-    dashboard_url: str = "https://app.fireworks.ai/dashboard/evaluators/{evaluator_id}"
     #: Marker in the evaluator's description that records the bundle it was built from.
     bundle_hash_marker: str = "svgkit-bundle-sha256:"
 

@@ -4,9 +4,12 @@
   requirements, a Dockerfile), refuse secrets and oversized bundles, reproducible hash.
 - :mod:`svgkit.upload.local_test`: the preflight; run the staged bundle in a fresh, cached virtual environment
   exactly as ``ep local-test --ignore-docker`` does, offline and free.
+- :mod:`svgkit.upload.publish`: the judge the upload will use, its secret, the upload itself
+  (create, replace or reuse by bundle hash; code read back; wait for ACTIVE), deletion; live on
+  Fireworks or rehearsed on the local stand-in (:func:`open_target`).
 
 Command line: ``python -m svgkit.upload stage [DIR]`` and ``python -m svgkit.upload preflight [DIR]``.
-The preflight names are loaded on first use (they import Eval Protocol), so staging stays quick.
+The preflight and publish names are loaded on first use (they import Eval Protocol), so staging stays quick.
 """
 
 import importlib
@@ -27,18 +30,35 @@ __all__ = [
     "BundleError",
     "BundleFile",
     "DockerStatus",
+    "JudgeSecretCheck",
     "PreflightResult",
     "PreflightVenv",
     "SecretFinding",
+    "SecretPut",
+    "Target",
+    "UploadOutcome",
+    "UploadRefused",
+    "UploadedJudge",
+    "check_judge_secret",
+    "delete_evaluator",
     "docker_status",
+    "open_target",
     "preflight",
+    "put_judge_secret",
     "read_bundle",
+    "requests_table",
     "scan_for_secrets",
     "stage_bundle",
+    "upload_evaluator",
+    "uploaded_judge",
 ]
 
-_LAZY = {"DockerStatus": "local_test", "PreflightResult": "local_test", "PreflightVenv": "local_test",
-         "docker_status": "local_test", "preflight": "local_test"}
+_LAZY = {name: "local_test" for name in ("DockerStatus", "PreflightResult", "PreflightVenv", "docker_status",
+                                         "preflight")}
+_LAZY.update({name: "publish" for name in ("JudgeSecretCheck", "SecretPut", "Target", "UploadOutcome",
+                                           "UploadRefused", "UploadedJudge", "check_judge_secret",
+                                           "delete_evaluator", "open_target", "put_judge_secret",
+                                           "requests_table", "upload_evaluator", "uploaded_judge")})
 
 
 def __getattr__(name: str) -> Any:

@@ -33,12 +33,11 @@ import os
 import tarfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
-from ..config import MODELS, PLATFORM, UPLOAD, Secret, Settings, get_settings
-from ..fireworks_api import FireworksApi, Progress, connect
-from .bundle import Bundle, BundleError, read_bundle
+from ..config import PLATFORM, UPLOAD, Secret, Settings, get_settings
+from ..fireworks_api import FireworksApi, Progress, connect, dashboard_url
+from .bundle import Bundle, read_bundle
 
 __all__ = [
     "JudgeSecretCheck",
@@ -310,7 +309,7 @@ class UploadOutcome:
         previous_sha256: The hash recorded on the evaluator before, if any.
         code_verified: The uploaded files were read back and match the bundle file for file.
         judge: The judge it scores with.
-        dashboard_url: Its page on the dashboard (on the stand-in: a page saying it is a rehearsal).
+        dashboard_url: Its page on the Fireworks dashboard (for a rehearsal: the page it would have live).
         message: What happened, in a sentence or two.
         build_log_tail: The end of the build log after BUILD_FAILED.
         rehearsal: ``True`` on the stand-in.
@@ -347,7 +346,8 @@ class UploadOutcome:
                                                          and self.previous_sha256 != self.bundle_sha256 else "") + " |",
             f"| code read back and compared | {'yes, file for file' if self.code_verified else 'no'} |",
             f"| judge | {self.judge.judge}" + (f" ({self.judge.model})" if self.judge.model else "") + " |",
-            f"| dashboard | {self.dashboard_url} |",
+            f"| dashboard | {self.dashboard_url}" + (" (live; the rehearsal's page is on the stand-in)"
+                                                     if self.rehearsal else "") + " |",
             "", self.message,
         ]
         if self.build_log_tail:
@@ -457,6 +457,7 @@ def upload_evaluator(bundle: Bundle, *, target: Target, preflight: Any, allow: b
         raise UploadRefused(f"refusing to upload: {judge.reason}. Store the judge's key first "
                             "(put_judge_secret), or pass allow_rule_judge=True to choose the rule judge on purpose")
     url = api.dashboard_url("evaluator", evaluator_id)
+    shown_url = dashboard_url("evaluator", evaluator_id) if target.rehearsal else url
     existing = api.get_evaluator(evaluator_id)
     previous = _recorded_hash(existing.description) if existing else None
     same = existing is not None and previous == bundle.sha256
@@ -478,7 +479,7 @@ def upload_evaluator(bundle: Bundle, *, target: Target, preflight: Any, allow: b
     if action != "reused" and not allow and not target.rehearsal:
         verb = {"replaced": "replace", "created": "create"}[action]
         return UploadOutcome("planned", evaluator_id, existing.state if existing else "absent", bundle.sha256, previous,
-                             False, judge, url, f"Would {verb} evaluator {evaluator_id} from bundle "
+                             False, judge, shown_url, f"Would {verb} evaluator {evaluator_id} from bundle "
                              f"{bundle.short_hash}: set ALLOW_UPLOAD = True in this cell to do it.")
     verified = False
     if action != "reused":
@@ -504,7 +505,7 @@ def upload_evaluator(bundle: Bundle, *, target: Target, preflight: Any, allow: b
                     "the cause, stage and preflight again, then rerun this cell (it replaces the failed evaluator).")
     else:
         message += " It is ACTIVE: RFT jobs can use it (notebook 04)."
-    return UploadOutcome(action, evaluator_id, info.state, bundle.sha256, previous, verified, judge, url, message,
+    return UploadOutcome(action, evaluator_id, info.state, bundle.sha256, previous, verified, judge, shown_url, message,
                          tail, target.rehearsal, states=tuple(states))
 
 
