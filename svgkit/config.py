@@ -12,7 +12,7 @@ step            live needs                  offline instead
 ``dataset``     any key (and network)       bundled prompts written for this tutorial
 ``generate``    ``FIREWORKS_API_KEY``       bundled example responses (not model output)
 ``judge``       ``OPENAI_API_KEY``          deterministic rule judge, no network
-``upload``      ``FIREWORKS_API_KEY``       shows what would be uploaded, uploads nothing
+``upload``      ``FIREWORKS_API_KEY``       rehearsal on the local Fireworks stand-in
 ``rft``         ``FIREWORKS_API_KEY``       shows the job spec, launches nothing
 ==============  ==========================  ==========================================
 
@@ -362,7 +362,7 @@ STEPS: dict[str, tuple[str | None, str, str]] = {
     "judge": ("OPENAI_API_KEY", f"asks the vision judge {MODELS.judge}",
               "uses the deterministic rule judge (no network)"),
     "upload": ("FIREWORKS_API_KEY", "uploads dataset and evaluator to Fireworks (opt-in per cell)",
-               "shows what would be uploaded, uploads nothing"),
+               "rehearsal on a local stand-in; nothing leaves this machine"),
     "rft": ("FIREWORKS_API_KEY", "launches an RFT job on Fireworks (opt-in per cell, costs money)",
             "shows the job spec, launches nothing"),
 }

@@ -50,6 +50,7 @@ __all__ = [
     "scan_for_secrets",
     "stage_bundle",
     "upload_evaluator",
+    "upload_summary",
     "uploaded_judge",
 ]
 
@@ -58,7 +59,7 @@ _LAZY = {name: "local_test" for name in ("DockerStatus", "PreflightResult", "Pre
 _LAZY.update({name: "publish" for name in ("JudgeSecretCheck", "SecretPut", "Target", "UploadOutcome",
                                            "UploadRefused", "UploadedJudge", "check_judge_secret",
                                            "delete_evaluator", "open_target", "put_judge_secret",
-                                           "requests_table", "upload_evaluator", "uploaded_judge")})
+                                           "requests_table", "upload_evaluator", "upload_summary", "uploaded_judge")})
 
 
 def __getattr__(name: str) -> Any:

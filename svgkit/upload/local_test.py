@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from ..config import UPLOAD
 from ..evaluation import RowScore, read_results
@@ -153,6 +153,17 @@ class PreflightResult:
             f"| Docker | {self.docker.detail} |",
         ]
         lines += [f"| note | {n} |" for n in self.notes]
+        return "\n".join(lines)
+
+    def scores_table(self, *, limit: int = 10) -> str:
+        """Markdown: the first ``limit`` scored rows with their reasons."""
+        lines = ["| row | score | valid | reason |", "|---|---:|---|---|"]
+        for s in self.scores[:limit]:
+            reason = s.reason.replace("|", "/").replace("\n", " ")
+            reason = reason if len(reason) <= 90 else reason[:89] + "…"
+            lines.append(f"| {s.row_id} | {s.score:.2f} | {'yes' if s.valid else 'no'} | {reason} |")
+        if len(self.scores) > limit:
+            lines.append(f"| … {len(self.scores) - limit} more | | | |")
         return "\n".join(lines)
 
     def _repr_markdown_(self) -> str:
@@ -281,7 +292,7 @@ def _imports_from_bundle(python: Path, bundle: Bundle, env: Mapping[str, str]) -
 
 def preflight(folder: Path | str, *, max_rows: int | None = None, docker: bool = False,
               extra_env: Mapping[str, str] | None = None, rebuild_venv: bool = False,
-              timeout_s: float = UPLOAD.preflight_timeout_s) -> PreflightResult:
+              timeout_s: float = UPLOAD.preflight_timeout_s, progress: bool = False) -> PreflightResult:
     """Run the staged bundle as Fireworks will, offline and free, and report the outcome.
 
     Args:
@@ -292,13 +303,44 @@ def preflight(folder: Path | str, *, max_rows: int | None = None, docker: bool =
         extra_env: More environment for the run (tests use it to hide cairo); never keys.
         rebuild_venv: Build the environment again even if one is cached.
         timeout_s: Longest the pytest run may take.
+        progress: Show a progress bar naming the phase (building the environment, running pytest).
 
     Raises:
         svgkit.upload.BundleError: ``folder`` is not a bundle, or holds a secret.
         RuntimeError: The environment could not be built, or the run changed the bundle.
     """
     bundle = read_bundle(folder)
-    venv = preflight_venv(bundle, rebuild=rebuild_venv)
+    with _phases(progress) as phase:
+        phase("building the environment from requirements.txt (first run only: a minute or two)")
+        venv = preflight_venv(bundle, rebuild=rebuild_venv)
+        phase(f"running pytest in the bundle folder ({'all' if max_rows is None else max_rows} example rows)")
+        return _run(bundle, venv, max_rows=max_rows, docker=docker, extra_env=extra_env, timeout_s=timeout_s)
+
+
+@contextlib.contextmanager
+def _phases(enabled: bool) -> Iterator[Any]:
+    """A two-step progress bar whose description names the current phase (nothing when disabled)."""
+    if not enabled:
+        yield lambda text: None
+        return
+    from tqdm.auto import tqdm
+
+    with tqdm(total=2, desc="preflight", bar_format="{desc} [{elapsed}]") as bar:
+        started = False
+
+        def phase(text: str) -> None:
+            nonlocal started
+            if started:
+                bar.update(1)
+            started = True
+            bar.set_description_str(f"preflight: {text}")
+        yield phase
+        bar.update(1)
+        bar.set_description_str("preflight: done")
+
+
+def _run(bundle: Bundle, venv: PreflightVenv, *, max_rows: int | None, docker: bool,
+         extra_env: Mapping[str, str] | None, timeout_s: float) -> PreflightResult:
     with tempfile.TemporaryDirectory(prefix="svgkit-preflight-") as work:
         env = _base_env()
         env["PATH"] = os.pathsep.join([str(venv.python.parent), env.get("PATH", "")])

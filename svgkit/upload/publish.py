@@ -52,6 +52,7 @@ __all__ = [
     "put_judge_secret",
     "requests_table",
     "upload_evaluator",
+    "upload_summary",
     "uploaded_judge",
 ]
 
@@ -110,6 +111,19 @@ class Target:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _waits(target: Any) -> tuple[float, float]:
+    """Poll interval and deadline of a wait, in wall seconds, for any target with ``api`` and ``standin``.
+
+    A target that does not set them (a :class:`svgkit.rehearsal.PlatformSession`, say) gets the
+    live values, divided by its stand-in's clock speed in a rehearsal.
+    """
+    speed = max(1.0, float(getattr(getattr(target.standin, "clock", None), "speed", 1.0) or 1.0)) \
+        if target.standin is not None else 1.0
+    poll = getattr(target, "poll_s", None) or PLATFORM.poll_interval_s / speed
+    timeout = getattr(target, "timeout_s", None) or PLATFORM.evaluator_build_timeout_s / speed
+    return float(poll), float(timeout)
 
 
 def open_target(settings: Settings | None = None) -> Target:
@@ -421,7 +435,7 @@ def upload_evaluator(bundle: Bundle, *, target: Target, preflight: Any, allow: b
 
     Args:
         bundle: From :func:`svgkit.upload.stage_bundle`; its folder is uploaded as it is now.
-        target: From :func:`open_target`.
+        target: From :func:`open_target` (or any object with ``api``, ``standin`` and ``rehearsal``).
         preflight: The passed :class:`svgkit.upload.PreflightResult` of this very bundle.
         allow: The cell's explicit opt-in; live, without it nothing is written and the outcome
             says what would happen. Rehearsals always run.
@@ -497,7 +511,8 @@ def upload_evaluator(bundle: Bundle, *, target: Target, preflight: Any, allow: b
             bar.set_postfix_str(f"{p.state} · {url}", refresh=True)
 
     with _progress_bar(progress, evaluator_id) as bar:
-        info = api.wait_for_evaluator(evaluator_id, timeout_s=target.timeout_s, poll_s=target.poll_s,
+        poll_s, timeout_s = _waits(target)
+        info = api.wait_for_evaluator(evaluator_id, timeout_s=timeout_s, poll_s=poll_s,
                                       on_progress=on_progress)
     tail = info.build_log_tail or ""
     if info.state == "BUILD_FAILED":
@@ -545,4 +560,23 @@ def requests_table(target: Target) -> str:
             rows.append([call.method, path, call.status, 1])
     lines = ["| # | method | path | status | times |", "|---:|---|---|---:|---:|"]
     lines += [f"| {i} | {m} | `{p}` | {s} | {n} |" for i, (m, p, s, n) in enumerate(rows, 1)]
+    return "\n".join(lines)
+
+
+def upload_summary(*, bundle: Bundle, restaged: Bundle, preflight: Any, outcome: UploadOutcome,
+                   rerun: UploadOutcome) -> str:
+    """Markdown: notebook 03's closing figures (deterministic offline: no times, no ports)."""
+    valid = preflight.n_valid
+    lines = [
+        "| figure | value |", "|---|---|",
+        f"| bundle | {len(bundle.files)} files, staged twice with the same hash: "
+        f"{'yes' if restaged.sha256 == bundle.sha256 else '**no**'} |",
+        f"| preflight (as `ep local-test --ignore-docker`) | {preflight.status}: {len(preflight.scores)} rows, "
+        f"{len(preflight.scores) - valid} invalid, mean {preflight.mean_score:.3f}; svgkit from "
+        f"{'the bundle' if preflight.imported_from_bundle else 'elsewhere'} |",
+        f"| judge of the uploaded evaluator | {outcome.judge.judge} |",
+        f"| upload{' (rehearsal)' if outcome.rehearsal else ''} | {outcome.action}, {outcome.state}, code read back: "
+        f"{'yes' if outcome.code_verified else 'no'} |",
+        f"| same bundle again | {rerun.action}, {rerun.state} |",
+    ]
     return "\n".join(lines)
