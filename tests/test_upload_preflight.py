@@ -79,3 +79,16 @@ def test_docker_status_says_why_it_is_unavailable(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     status = docker_status()
     assert not status.available and "not installed" in status.detail
+
+
+def test_collection_with_keys_set_reports_an_evaluator_that_breaks_with_them(staged, passed, tmp_path):
+    assert passed.live_collection  # it ran
+    tampered = tmp_path / "tampered"
+    shutil.copytree(staged.root, tampered)
+    entry = tampered / "test_svg_drawing.py"
+    entry.write_text(entry.read_text() + '\nimport os\nif os.environ.get("FIREWORKS_API_KEY"):\n'
+                     '    raise RuntimeError("breaks when the key is set")\n')
+    result = preflight(tampered, max_rows=1)
+    assert result.ok  # the offline run has no key: it passes
+    assert "RuntimeError: breaks when the key is set" in result.live_collection
+    assert "placeholder" not in result.table()

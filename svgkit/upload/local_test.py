@@ -106,6 +106,11 @@ class PreflightResult:
         scores: Every scored row.
         output_tail: The last lines of pytest's output.
         docker: Whether Docker was available (and, if asked, what it did).
+        imported_from_bundle: ``import svgkit`` in the bundle folder found the bundle's copy.
+        notes: Anything else worth knowing (cairo failing to load, Docker asked for but missing).
+        live_collection: ``ok``, or why pytest could not even collect the evaluator with the
+            variables Fireworks may set (``FIREWORKS_API_KEY``, the judge's key) present: on
+            Fireworks that would fail every evaluation.
     """
 
     status: Status
@@ -120,6 +125,7 @@ class PreflightResult:
     docker: DockerStatus
     imported_from_bundle: bool = True
     notes: tuple[str, ...] = field(default_factory=tuple)
+    live_collection: str = ""
 
     @property
     def ok(self) -> bool:
@@ -152,6 +158,9 @@ class PreflightResult:
             f"| environment | {venv} |",
             f"| Docker | {self.docker.detail} |",
         ]
+        if self.live_collection:
+            shown = "ok" if self.live_collection == "ok" else f"**FAILED**: {self.live_collection}"
+            lines.append(f"| collects with `FIREWORKS_API_KEY` and the judge's key set | {shown} |")
         lines += [f"| note | {n} |" for n in self.notes]
         return "\n".join(lines)
 
@@ -366,6 +375,7 @@ def _run(bundle: Bundle, venv: PreflightVenv, *, max_rows: int | None, docker: b
                              for x in (exc.stdout, exc.stderr))
         seconds = time.perf_counter() - start
         scores = tuple(read_results(Path(work) / "ep_results"))
+        live_collection = _collect_with_keys(venv.python, bundle, env, Path(work))
     status, reason = _classify(returncode, scores, output, timed_out, from_bundle)
     notes = []
     if import_problem:
@@ -380,7 +390,32 @@ def _run(bundle: Bundle, venv: PreflightVenv, *, max_rows: int | None, docker: b
         raise RuntimeError("the preflight changed the bundle (a file was added or modified): stage it again")
     tail = "\n".join(output.strip().splitlines()[-15:])
     return PreflightResult(status, reason, bundle.sha256, preflight_command(), returncode, venv, seconds, scores,
-                           tail, dstatus, from_bundle, tuple(notes))
+                           tail, dstatus, from_bundle, tuple(notes), live_collection)
+
+
+#: Stand-ins for the keys Fireworks may hand the evaluator; nothing is called with them (collection only).
+_PLACEHOLDER_KEYS = {"FIREWORKS_API_KEY": "svgkit-preflight-placeholder-not-a-key",
+                     "OPENAI_API_KEY": "svgkit-preflight-placeholder-not-a-key"}
+
+
+def _collect_with_keys(python: Path, bundle: Bundle, env: Mapping[str, str], work: Path) -> str:
+    """``ok``, or why ``pytest --collect-only`` fails when the evaluator starts with keys set (as on Fireworks).
+
+    Collection imports the evaluator module, which chooses its plan and judge from the
+    environment; nothing is sent anywhere. The example-rows folder is a fresh one, as on Fireworks.
+    """
+    child = {k: v for k, v in env.items() if k != "SVGKIT_MODE"}
+    child.update(_PLACEHOLDER_KEYS, SVGKIT_OUTPUT_DIR=str(work / "outputs-as-on-fireworks"))
+    cmd = [str(python), "-m", "pytest", "--collect-only", "-q", f"{UPLOAD.entry_file}::{UPLOAD.entry_function}"]
+    try:
+        proc = subprocess.run(cmd, cwd=bundle.root, env=child, capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        return "pytest --collect-only did not finish within 120 s"
+    if proc.returncode == 0:
+        return "ok"
+    lines = (proc.stdout + proc.stderr).splitlines()
+    errors = [ln[1:].strip() for ln in lines if ln.startswith("E   ")] or [ln for ln in lines if ln.startswith("ERROR")]
+    return (errors[-1] if errors else f"pytest --collect-only exit code {proc.returncode}").replace(str(work), "…")
 
 
 def _docker_run(bundle: Bundle) -> DockerStatus:
