@@ -86,8 +86,8 @@ def test_collection_with_keys_set_reports_an_evaluator_that_breaks_with_them(sta
     tampered = tmp_path / "tampered"
     shutil.copytree(staged.root, tampered)
     entry = tampered / "test_svg_drawing.py"
-    entry.write_text(entry.read_text() + '\nimport os\nif os.environ.get("FIREWORKS_API_KEY"):\n'
-                     '    raise RuntimeError("breaks when the key is set")\n')
+    entry.write_text('import os\nif os.environ.get("FIREWORKS_API_KEY"):\n'
+                     '    raise RuntimeError("breaks when the key is set")\n' + entry.read_text())
     result = preflight(tampered, max_rows=1)
     assert result.ok  # the offline run has no key: it passes
     assert "RuntimeError: breaks when the key is set" in result.live_collection
