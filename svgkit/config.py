@@ -53,6 +53,8 @@ __all__ = [
     "RftConfig",
     "PRICES",
     "RFT",
+    "REHEARSAL",
+    "RehearsalConfig",
     "STEPS",
     "UPLOAD",
     "MissingKeyError",
@@ -270,6 +272,19 @@ PRICES: dict[str, tuple[float, float]] = {
     "accounts/fireworks/models/gpt-oss-120b": (0.15, 0.60),
     "accounts/fireworks/models/qwen3-0p6b": (0.10, 0.10),
 }
+
+
+@dataclass(frozen=True)
+class RehearsalConfig:
+    """How notebooks 03-05 rehearse their Fireworks steps offline (see :mod:`svgkit.rehearsal`)."""
+
+    #: Simulated seconds per wall-clock second on the local stand-in: an 8-epoch job in seconds.
+    speed: float = 600.0
+    #: Where the stand-in keeps its resources, relative to :func:`output_dir`.
+    state_dir: str = "standin"
+
+
+REHEARSAL = RehearsalConfig()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,114 @@
+"""Where a notebook's Fireworks steps go: the real control plane, or a rehearsal on the local stand-in.
+
+Notebooks 03, 04 and 05 open one :class:`PlatformSession` at their top with :func:`open_platform`:
+
+- **live** when the step's mode is live (``FIREWORKS_API_KEY`` set, ``SVGKIT_MODE`` not
+  ``offline``, and the notebook's spending opt-in given, see :func:`svgkit.config.with_spending`):
+  calls go to Fireworks;
+- otherwise a **rehearsal**: a :class:`~svgkit.standin.fireworks.FireworksStandin` starts on
+  ``127.0.0.1`` with its state kept under ``outputs/standin/`` (so what notebook 03 uploads,
+  notebook 04 finds after a kernel restart), and eval-protocol and the ``fireworks`` SDK are
+  pointed at it for the life of the session. Nothing leaves the machine.
+
+Either way the cells run the same code through the same clients; only the base URL differs.
+"""
+
+import atexit
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from .config import REHEARSAL, Settings, Step, get_settings, output_path
+from .fireworks_api import FireworksApi, connect
+from .standin.fireworks import Call, FireworksStandin
+
+__all__ = ["PlatformSession", "open_platform"]
+
+
+@dataclass
+class PlatformSession:
+    """A connection to the Fireworks control plane for one notebook, live or rehearsed.
+
+    Attributes:
+        mode: ``live`` (Fireworks) or ``rehearsal`` (the local stand-in).
+        api: The client every Fireworks cell uses.
+        standin: The running stand-in in a rehearsal, else ``None``.
+        state_dir: Where the stand-in keeps its resources (rehearsal only).
+    """
+
+    mode: Literal["live", "rehearsal"]
+    api: FireworksApi
+    standin: FireworksStandin | None = None
+    state_dir: Path | None = None
+    _saved_env: dict[str, str | None] = field(default_factory=dict, repr=False)
+
+    @property
+    def rehearsal(self) -> bool:
+        """Whether calls go to the local stand-in."""
+        return self.mode == "rehearsal"
+
+    @property
+    def banner(self) -> str:
+        """One line for the top of a notebook: where its Fireworks calls go."""
+        if self.rehearsal:
+            return ("Fireworks steps: rehearsal on a local stand-in (svgkit.standin.fireworks); "
+                    "nothing leaves this machine and nothing is billed.")
+        return f"Fireworks steps: LIVE on {self.api.base_url} (account {self.api.account_id})."
+
+    def transcript(self) -> Sequence[Call]:
+        """The requests a live run would have sent (rehearsal only; empty when live)."""
+        return self.standin.transcript() if self.standin is not None else ()
+
+    def close(self) -> None:
+        """Stop the stand-in and restore the environment; safe to call twice."""
+        for k, v in self._saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        self._saved_env = {}
+        if self.standin is not None:
+            self.standin.stop()
+            self.standin = None
+
+
+def open_platform(step: Step, settings: Settings | None = None, *, state_dir: Path | str | None = None,
+                  speed: float = REHEARSAL.speed) -> PlatformSession:
+    """Connect the notebook's Fireworks steps: live when ``step`` is live, else a rehearsal.
+
+    Args:
+        step: The notebook's step (``upload``, ``rft``): its mode decides (see
+            :meth:`svgkit.config.Settings.mode`).
+        settings: Mode, keys and opt-in (default :func:`svgkit.config.get_settings`).
+        state_dir: Where a rehearsal keeps its resources (default ``outputs/standin``).
+        speed: Simulated seconds per wall-clock second in a rehearsal, so a job that takes hours
+            on Fireworks takes seconds here.
+
+    Raises:
+        MissingKeyError: ``SVGKIT_MODE=live`` but ``FIREWORKS_API_KEY`` is not set.
+    """
+    settings = settings or get_settings()
+    if settings.mode(step) == "live":
+        return PlatformSession("live", connect(settings))
+    folder = Path(state_dir) if state_dir is not None else output_path(REHEARSAL.state_dir, create_parent=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    standin = FireworksStandin(speed=speed, state_dir=folder).start()
+    env = standin.environment()
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        api = connect(settings, api_key=standin.rehearsal_key, base_url=standin.url,
+                      account_id=standin.account_id)
+    except BaseException:
+        standin.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        raise
+    session = PlatformSession("rehearsal", api, standin, folder, saved)
+    atexit.register(session.close)
+    return session
