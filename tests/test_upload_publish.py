@@ -15,10 +15,11 @@ from eval_protocol import platform_api
 
 from svgkit import fireworks_api as fa
 from svgkit.config import UPLOAD, with_spending
+from svgkit.rehearsal import PlatformSession, open_platform
 from svgkit.standin.fireworks import BuildPlan, FireworksStandin, Timings
 from svgkit.upload import preflight, stage_bundle
 from svgkit.upload import publish as pub
-from svgkit.upload.publish import Target, UploadRefused
+from svgkit.upload.publish import UploadRefused
 
 KEY = "fw_3ZfakeKEYforTESTSonly9d8c7b6a5f4e3d2c1b0a"
 JUDGE_KEY = "sk-proj-fakeJUDGEkeyFORtestsONLY-0123456789abcdefABCDEF"
@@ -38,10 +39,10 @@ def fw():
         yield server
 
 
-def _target(fw, *, live=False):
-    api = fa.connect(base_url=fw.url, api_key=KEY, max_retries=0)
-    # "live" here is a target that is not marked as a rehearsal: the opt-ins apply to it
-    return Target(api, None if live else fw, poll_s=0.02, timeout_s=5.0)
+def _target(fw, *, live=False, max_retries=0):
+    api = fa.connect(base_url=fw.url, api_key=KEY, max_retries=max_retries)
+    # "live" here is a session not marked as a rehearsal (the stand-in plays Fireworks): the opt-ins apply
+    return PlatformSession("live", api) if live else PlatformSession("rehearsal", api, fw)
 
 
 @pytest.fixture
@@ -58,7 +59,7 @@ def _with_judge_key(target, monkeypatch):
 
 def _upload(target, staged, **kwargs):
     bundle, result = staged
-    return pub.upload_evaluator(bundle, target=target, preflight=result, allow=kwargs.pop("allow", False),
+    return pub.upload_evaluator(bundle, session=target, preflight=result, allow=kwargs.pop("allow", False),
                                 progress=False, **kwargs)
 
 
@@ -157,12 +158,11 @@ def test_build_failed_shows_the_build_log_and_a_rerun_replaces_it(target, fw, st
     assert fixed.action == "replaced" and "last build failed" in fixed.message and fixed.ok
 
 
-def test_a_build_that_never_finishes_stops_at_the_deadline(fw, staged, monkeypatch):
-    target = dataclasses.replace(_target(fw), timeout_s=0.3)
+def test_a_build_that_never_finishes_stops_at_the_deadline(target, fw, staged, monkeypatch):
     _with_judge_key(target, monkeypatch)
     fw.plan_build(BuildPlan("NEVER"))
-    with pytest.raises(fa.WaitTimeoutError, match=r"still BUILDING after 0.3 s.*dashboard/evaluators"):
-        _upload(target, staged)
+    with pytest.raises(fa.WaitTimeoutError, match=r"still BUILDING after 0.5 s.*dashboard/evaluators"):
+        _upload(target, staged, timeout_s=0.5)
 
 
 def test_a_rejected_key_is_explained(target, fw, staged, monkeypatch):
@@ -181,8 +181,7 @@ def test_a_missing_role_or_billing_is_explained(target, fw, staged, monkeypatch)
 
 
 def test_rate_limiting_is_retried_by_the_sdk(fw, staged, monkeypatch):
-    api = fa.connect(base_url=fw.url, api_key=KEY, max_retries=2)
-    target = Target(api, fw, poll_s=0.02, timeout_s=5.0)
+    target = _target(fw, max_retries=2)
     _with_judge_key(target, monkeypatch)
     fw.push(fw.error(429, retry_after=0), method="GET", path=rf".*/evaluators/{EID}")
     assert _upload(target, staged).ok
@@ -225,12 +224,12 @@ def test_refuses_without_a_passed_preflight_of_this_bundle(target, staged, monke
     _with_judge_key(target, monkeypatch)
     bundle, result = staged
     with pytest.raises(UploadRefused, match="no preflight"):
-        pub.upload_evaluator(bundle, target=target, preflight=None, allow=True, progress=False)
+        pub.upload_evaluator(bundle, session=target, preflight=None, allow=True, progress=False)
     with pytest.raises(UploadRefused, match="did not pass"):
-        pub.upload_evaluator(bundle, target=target, preflight=dataclasses.replace(result, status="failed"),
+        pub.upload_evaluator(bundle, session=target, preflight=dataclasses.replace(result, status="failed"),
                              allow=True, progress=False)
     with pytest.raises(UploadRefused, match="no preflight"):
-        pub.upload_evaluator(bundle, target=target, preflight=dataclasses.replace(result, bundle_sha256="0" * 64),
+        pub.upload_evaluator(bundle, session=target, preflight=dataclasses.replace(result, bundle_sha256="0" * 64),
                              allow=True, progress=False)
 
 
@@ -239,7 +238,7 @@ def test_refuses_a_bundle_changed_since_staging(target, staged, monkeypatch, tmp
     bundle = stage_bundle(tmp_path / "b")
     (bundle.root / "svgkit" / "reward.py").write_text("# edited\n")
     with pytest.raises(UploadRefused, match="changed since it was staged"):
-        pub.upload_evaluator(bundle, target=target, preflight=staged[1], allow=True, progress=False)
+        pub.upload_evaluator(bundle, session=target, preflight=staged[1], allow=True, progress=False)
 
 
 def test_refuses_the_rule_judge_unless_chosen(target, staged):
@@ -263,17 +262,24 @@ def test_live_without_opt_ins_writes_nothing(fw, staged, monkeypatch):
     assert _upload(target, staged, allow=True).ok
 
 
-def test_delete_is_safe_to_rerun(target, staged):
+def test_delete_asks_even_in_a_rehearsal_and_is_safe_to_rerun(target, staged):
     _upload(target, staged, allow_rule_judge=True)
-    assert pub.delete_evaluator(target, allow=False).startswith("Deleted")
-    assert "nothing to delete" in pub.delete_evaluator(target, allow=False)
+    kept = pub.delete_evaluator(target, allow=False)
+    assert "still there" in kept and "ALLOW_DELETE" in kept and target.api.get_evaluator(EID) is not None
+    assert pub.delete_evaluator(target, allow=True).startswith("Deleted")
+    assert "nothing to delete" in pub.delete_evaluator(target, allow=True)
 
 
-def test_open_target_rehearses_offline_and_the_table_shows_the_requests(staged, monkeypatch):
+def test_a_notebook_session_rehearses_and_the_table_shows_the_requests(staged, monkeypatch, tmp_path):
     monkeypatch.setenv("FIREWORKS_API_KEY", KEY)  # a key is set, but spending is not allowed
-    with pub.open_target(with_spending(False)) as target:
-        assert target.rehearsal and "nothing leaves this machine" in target.describe()
-        pub.put_judge_secret(target, allow=False)
-        table = pub.requests_table(target)
+    session = open_platform("upload", with_spending(False), state_dir=tmp_path / "standin")
+    try:
+        assert session.rehearsal and "nothing leaves this machine" in session.banner
+        pub.put_judge_secret(session, allow=False)
+        assert _upload(session, staged).ok  # waits scaled to the session's clock
+        table = pub.requests_table(session)
+    finally:
+        session.close()
     assert "| GET | `/verifyApiKey` | 200 | 1 |" in table and "POST | `/v1/accounts/svgkit-standin/secrets`" in table
+    assert "(signed URL: evaluator_bundle.tar.gz)" in table
     assert KEY not in table

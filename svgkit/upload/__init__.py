@@ -6,7 +6,7 @@
   exactly as ``ep local-test --ignore-docker`` does, offline and free.
 - :mod:`svgkit.upload.publish`: the judge the upload will use, its secret, the upload itself
   (create, replace or reuse by bundle hash; code read back; wait for ACTIVE), deletion; live on
-  Fireworks or rehearsed on the local stand-in (:func:`open_target`).
+  Fireworks or rehearsed on the local stand-in (the session of :func:`svgkit.rehearsal.open_platform`).
 
 Command line: ``python -m svgkit.upload stage [DIR]`` and ``python -m svgkit.upload preflight [DIR]``.
 The preflight and publish names are loaded on first use (they import Eval Protocol), so staging stays quick.
@@ -35,14 +35,12 @@ __all__ = [
     "PreflightVenv",
     "SecretFinding",
     "SecretPut",
-    "Target",
     "UploadOutcome",
     "UploadRefused",
     "UploadedJudge",
     "check_judge_secret",
     "delete_evaluator",
     "docker_status",
-    "open_target",
     "preflight",
     "put_judge_secret",
     "read_bundle",
@@ -56,9 +54,9 @@ __all__ = [
 
 _LAZY = {name: "local_test" for name in ("DockerStatus", "PreflightResult", "PreflightVenv", "docker_status",
                                          "preflight")}
-_LAZY.update({name: "publish" for name in ("JudgeSecretCheck", "SecretPut", "Target", "UploadOutcome",
+_LAZY.update({name: "publish" for name in ("JudgeSecretCheck", "SecretPut", "UploadOutcome",
                                            "UploadRefused", "UploadedJudge", "check_judge_secret",
-                                           "delete_evaluator", "open_target", "put_judge_secret",
+                                           "delete_evaluator", "put_judge_secret",
                                            "requests_table", "upload_evaluator", "upload_summary", "uploaded_judge")})
 
 

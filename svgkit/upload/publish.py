@@ -1,14 +1,15 @@
 """Put the staged evaluator on Fireworks (or rehearse it on the local stand-in) and know its state.
 
 Everything goes through :class:`svgkit.fireworks_api.FireworksApi` (the ``fireworks`` SDK, and
-eval-protocol's ``create_evaluation`` for the code upload), against the target
-:func:`open_target` picks:
+eval-protocol's ``create_evaluation`` for the code upload) of the notebook's session,
+:func:`svgkit.rehearsal.open_platform`:
 
 - live: Fireworks itself, when the notebook's ``GO_LIVE`` opt-in is set and ``FIREWORKS_API_KEY``
   is there; each write (the secret, the upload, the deletion) needs its own opt-in as well;
 - rehearsal: :class:`svgkit.standin.fireworks.FireworksStandin`, a server on 127.0.0.1 that speaks
-  the same API, with the same code and clients. Nothing leaves the machine, so rehearsals run
-  every step without opt-ins, and :func:`requests_table` shows what the live run would have sent.
+  the same API, with the same code and clients. Nothing leaves the machine, so the secret and
+  the upload are rehearsed without opt-ins (deleting still asks: notebook 04's rehearsal needs
+  the evaluator), and :func:`requests_table` shows what the live run would have sent.
 
 The steps:
 
@@ -35,20 +36,19 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..config import PLATFORM, UPLOAD, Secret, Settings, get_settings
-from ..fireworks_api import FireworksApi, Progress, connect, dashboard_url
+from ..config import PLATFORM, UPLOAD, Secret, get_settings
+from ..fireworks_api import Progress, dashboard_url
+from ..rehearsal import PlatformSession
 from .bundle import Bundle, read_bundle
 
 __all__ = [
     "JudgeSecretCheck",
     "SecretPut",
-    "Target",
     "UploadOutcome",
     "UploadRefused",
     "UploadedJudge",
     "check_judge_secret",
     "delete_evaluator",
-    "open_target",
     "put_judge_secret",
     "requests_table",
     "upload_evaluator",
@@ -58,8 +58,6 @@ __all__ = [
 
 Action = Literal["created", "replaced", "reused", "planned", "nothing to do"]
 
-#: Simulated seconds per wall-clock second of a rehearsal (a 2-minute build takes 2 s).
-REHEARSAL_SPEED = 60.0
 #: The environment variables that carry the judge's key, strongest first (see svgkit.config).
 JUDGE_KEY_NAMES = ("SVGKIT_JUDGE_API_KEY", "OPENAI_API_KEY")
 #: Settings of the vision judge the evaluator also reads from its environment.
@@ -70,85 +68,14 @@ class UploadRefused(RuntimeError):
     """The upload was not attempted: the message says what to do first."""
 
 
-# =========================================================================== the target
-@dataclass
-class Target:
-    """Where the evaluator goes: Fireworks, or the local stand-in for a rehearsal.
-
-    Attributes:
-        api: The connection (the same client class in both cases).
-        standin: The stand-in server of a rehearsal (``None`` live).
-        poll_s: Wall seconds between two polls of a wait.
-        timeout_s: Wall seconds a wait lasts at most.
-    """
-
-    api: FireworksApi
-    standin: Any = None
-    poll_s: float = PLATFORM.poll_interval_s
-    timeout_s: float = PLATFORM.evaluator_build_timeout_s
-
-    @property
-    def rehearsal(self) -> bool:
-        """``True`` when nothing leaves this machine."""
-        return self.standin is not None
-
-    def describe(self) -> str:
-        """One line for a notebook: where requests go (no key, no port)."""
-        if self.rehearsal:
-            return ("rehearsal on a local stand-in; nothing leaves this machine "
-                    f"(account `{self.api.account_id}`, simulated time at {REHEARSAL_SPEED:g}x)")
-        return f"live: Fireworks account `{self.api.account_id}` at {self.api.base_url}"
-
-    def close(self) -> None:
-        """Close the connection and stop the stand-in (safe to call twice)."""
-        self.api.close()
-        if self.standin is not None:
-            self.standin.stop()
-            self.standin = None
-
-    def __enter__(self) -> "Target":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _waits(target: Any) -> tuple[float, float]:
-    """Poll interval and deadline of a wait, in wall seconds, for any target with ``api`` and ``standin``.
-
-    A target that does not set them (a :class:`svgkit.rehearsal.PlatformSession`, say) gets the
-    live values, divided by its stand-in's clock speed in a rehearsal.
-    """
-    speed = max(1.0, float(getattr(getattr(target.standin, "clock", None), "speed", 1.0) or 1.0)) \
-        if target.standin is not None else 1.0
-    poll = getattr(target, "poll_s", None) or PLATFORM.poll_interval_s / speed
-    timeout = getattr(target, "timeout_s", None) or PLATFORM.evaluator_build_timeout_s / speed
-    return float(poll), float(timeout)
-
-
-def open_target(settings: Settings | None = None) -> Target:
-    """Connect to Fireworks when the upload step is live, else start a rehearsal on the stand-in.
-
-    The step is live with ``FIREWORKS_API_KEY`` and spending allowed
-    (:func:`svgkit.config.with_spending`); ``SVGKIT_MODE=offline`` forces a rehearsal.
-
-    Raises:
-        svgkit.fireworks_api.FireworksApiError: Live, and Fireworks rejected the key (401), the
-            account (403) or could not be reached.
-    """
-    settings = settings or get_settings()
-    if settings.mode("upload") == "live":
-        return Target(connect(settings))
-    from ..standin.fireworks import FireworksStandin
-
-    standin = FireworksStandin(speed=REHEARSAL_SPEED).start()
-    try:
-        api = connect(settings, api_key=standin.rehearsal_key, base_url=standin.url)
-    except BaseException:
-        standin.stop()
-        raise
-    return Target(api, standin, poll_s=PLATFORM.poll_interval_s / REHEARSAL_SPEED,
-                  timeout_s=PLATFORM.evaluator_build_timeout_s / REHEARSAL_SPEED)
+# =========================================================================== waits
+def _waits(session: Any, timeout_s: float | None) -> tuple[float, float]:
+    """Poll interval and deadline of a wait in wall seconds: the live values, divided by the
+    stand-in's clock speed in a rehearsal (a 2-minute build is rehearsed in a fraction of a second)."""
+    clock = getattr(session.standin, "clock", None) if session.standin is not None else None
+    speed = max(1.0, float(getattr(clock, "speed", 1.0) or 1.0))
+    timeout = timeout_s if timeout_s is not None else PLATFORM.evaluator_build_timeout_s / speed
+    return PLATFORM.poll_interval_s / speed, float(timeout)
 
 
 # =========================================================================== the judge
@@ -247,13 +174,17 @@ class JudgeSecretCheck:
         return self.table()
 
 
-def check_judge_secret(target: Target) -> JudgeSecretCheck:
-    """Whether the account has the judge's key as a secret, and which judge the evaluator will use."""
-    names = {s.key_name for s in target.api.list_secrets()}
+def check_judge_secret(session: PlatformSession) -> JudgeSecretCheck:
+    """Whether the account has the judge's key as a secret, and which judge the evaluator will use.
+
+    Args:
+        session: From :func:`svgkit.rehearsal.open_platform` (live, or the stand-in).
+    """
+    names = {s.key_name for s in session.api.list_secrets()}
     local = _local_values()
     key = _judge_key_name(local)
     needed = tuple((n, n in names) for n in JUDGE_SETTING_NAMES if local.get(n))
-    return JudgeSecretCheck(key, key in names, bool(local.get(key)), needed, uploaded_judge(names), target.rehearsal)
+    return JudgeSecretCheck(key, key in names, bool(local.get(key)), needed, uploaded_judge(names), session.rehearsal)
 
 
 @dataclass(frozen=True)
@@ -275,7 +206,7 @@ class SecretPut:
         return self.message
 
 
-def put_judge_secret(target: Target, *, allow: bool) -> SecretPut:
+def put_judge_secret(session: PlatformSession, *, allow: bool) -> SecretPut:
     """Create or update the judge's key (and its judge settings) as account secrets, from this environment.
 
     Live, nothing is written unless ``allow`` is true. A rehearsal with no local key stores a
@@ -288,23 +219,23 @@ def put_judge_secret(target: Target, *, allow: bool) -> SecretPut:
     local = _local_values()
     key = _judge_key_name(local)
     names = (key, *(n for n in JUDGE_SETTING_NAMES if local.get(n)))
-    existing = {s.key_name for s in target.api.list_secrets()}
+    existing = {s.key_name for s in session.api.list_secrets()}
     values = {n: Secret(local.get(n)) for n in names}
     placeholder = False
     if not values[key]:
-        if not target.rehearsal:
+        if not session.rehearsal:
             return SecretPut("nothing to do", (), f"{key} is not set here, so there is nothing to upload: set it in "
                              "the environment or .env and rerun this cell (or add it in the Fireworks dashboard).")
         values[key], placeholder = Secret("rehearsal-placeholder-" + os.urandom(12).hex()), True
     action: Action = "replaced" if key in existing else "created"
     listed = ", ".join(f"`{n}`" for n in names)
-    if not allow and not target.rehearsal:
+    if not allow and not session.rehearsal:
         return SecretPut("planned", names, f"Would {'update' if action == 'replaced' else 'create'} {listed} on "
                          "Fireworks from this environment: set ALLOW_SECRET = True in this cell to do it.")
     for name in names:
-        target.api.put_secret(name, values[name])
+        session.api.put_secret(name, values[name])
     note = " (a random placeholder: no judge key is set here)" if placeholder else " (value not shown)"
-    where = "the stand-in" if target.rehearsal else "Fireworks"
+    where = "the stand-in" if session.rehearsal else "Fireworks"
     verb = "Updated" if action == "replaced" else "Created"
     return SecretPut(action, names, f"{verb} {listed} on {where}{note}.")
 
@@ -402,8 +333,8 @@ def _uploaded_files(source: Mapping[str, bytes]) -> dict[str, str] | None:
     return None
 
 
-def _verify_code(target: Target, evaluator_id: str, bundle: Bundle) -> tuple[bool, str]:
-    files = _uploaded_files(target.api.evaluator_source(evaluator_id))
+def _verify_code(session: PlatformSession, evaluator_id: str, bundle: Bundle) -> tuple[bool, str]:
+    files = _uploaded_files(session.api.evaluator_source(evaluator_id))
     if files is None:
         return False, "the service gave no readable copy of the uploaded code, so it could not be compared"
     expected = {f.path: f.sha256 for f in bundle.files}
@@ -428,9 +359,9 @@ def _progress_bar(enabled: bool, evaluator_id: str) -> Iterator[Any]:
         yield bar
 
 
-def upload_evaluator(bundle: Bundle, *, target: Target, preflight: Any, allow: bool,
+def upload_evaluator(bundle: Bundle, *, session: PlatformSession, preflight: Any, allow: bool,
                      allow_rule_judge: bool = False, evaluator_id: str = UPLOAD.evaluator_id,
-                     progress: bool = True) -> UploadOutcome:
+                     timeout_s: float | None = None, progress: bool = True) -> UploadOutcome:
     """Create, replace or reuse the evaluator from the staged bundle, and wait until it is ACTIVE or BUILD_FAILED.
 
     Args:
@@ -441,6 +372,8 @@ def upload_evaluator(bundle: Bundle, *, target: Target, preflight: Any, allow: b
             says what would happen. Rehearsals always run.
         allow_rule_judge: Upload even though the evaluator would score with the offline rule judge.
         evaluator_id: The evaluator's id.
+        timeout_s: Longest wait for the build, in wall seconds (default: ``PLATFORM.evaluator_build_timeout_s``,
+            divided by the stand-in's clock speed in a rehearsal).
         progress: Show a progress bar while waiting.
 
     Returns:
@@ -465,17 +398,17 @@ def upload_evaluator(bundle: Bundle, *, target: Target, preflight: Any, allow: b
     if not preflight.ok:
         raise UploadRefused(f"the preflight of this bundle did not pass ({preflight.status}: {preflight.reason}): "
                             "fix that first")
-    api = target.api
+    api = session.api
     judge = uploaded_judge(s.key_name for s in api.list_secrets())
     if not judge.safe_for_training and not allow_rule_judge:
         raise UploadRefused(f"refusing to upload: {judge.reason}. Store the judge's key first "
                             "(put_judge_secret), or pass allow_rule_judge=True to choose the rule judge on purpose")
     url = api.dashboard_url("evaluator", evaluator_id)
-    shown_url = dashboard_url("evaluator", evaluator_id) if target.rehearsal else url
+    shown_url = dashboard_url("evaluator", evaluator_id) if session.rehearsal else url
     existing = api.get_evaluator(evaluator_id)
     previous = _recorded_hash(existing.description) if existing else None
     same = existing is not None and previous == bundle.sha256
-    where = "the stand-in" if target.rehearsal else "Fireworks"
+    where = "the stand-in" if session.rehearsal else "Fireworks"
 
     if same and existing.state in ("ACTIVE", "BUILDING"):
         action: Action = "reused"
@@ -490,7 +423,7 @@ def upload_evaluator(bundle: Bundle, *, target: Target, preflight: Any, allow: b
         action = "created"
         message = f"Created evaluator {evaluator_id} on {where} from bundle {bundle.short_hash}."
 
-    if action != "reused" and not allow and not target.rehearsal:
+    if action != "reused" and not allow and not session.rehearsal:
         verb = {"replaced": "replace", "created": "create"}[action]
         return UploadOutcome("planned", evaluator_id, existing.state if existing else "absent", bundle.sha256, previous,
                              False, judge, shown_url, f"Would {verb} evaluator {evaluator_id} from bundle "
@@ -499,7 +432,7 @@ def upload_evaluator(bundle: Bundle, *, target: Target, preflight: Any, allow: b
     if action != "reused":
         api.create_evaluator(bundle.root, evaluator_id, entry_point=bundle.entry_point, display_name=evaluator_id,
                              description=_description(bundle), replace=existing is not None)
-        verified, note = _verify_code(target, evaluator_id, bundle)
+        verified, note = _verify_code(session, evaluator_id, bundle)
         if note:
             message += f" Note: {note}."
     states: list[str] = []
@@ -511,8 +444,8 @@ def upload_evaluator(bundle: Bundle, *, target: Target, preflight: Any, allow: b
             bar.set_postfix_str(f"{p.state} · {url}", refresh=True)
 
     with _progress_bar(progress, evaluator_id) as bar:
-        poll_s, timeout_s = _waits(target)
-        info = api.wait_for_evaluator(evaluator_id, timeout_s=timeout_s, poll_s=poll_s,
+        poll_s, deadline_s = _waits(session, timeout_s)
+        info = api.wait_for_evaluator(evaluator_id, timeout_s=deadline_s, poll_s=poll_s,
                                       on_progress=on_progress)
     tail = info.build_log_tail or ""
     if info.state == "BUILD_FAILED":
@@ -521,36 +454,39 @@ def upload_evaluator(bundle: Bundle, *, target: Target, preflight: Any, allow: b
     else:
         message += " It is ACTIVE: RFT jobs can use it (notebook 04)."
     return UploadOutcome(action, evaluator_id, info.state, bundle.sha256, previous, verified, judge, shown_url, message,
-                         tail, target.rehearsal, states=tuple(states))
+                         tail, session.rehearsal, states=tuple(states))
 
 
-def delete_evaluator(target: Target, *, allow: bool, evaluator_id: str = UPLOAD.evaluator_id) -> str:
-    """Delete the evaluator (live only with ``allow``); safe to rerun: a missing one is not an error.
+def delete_evaluator(session: PlatformSession, *, allow: bool, evaluator_id: str = UPLOAD.evaluator_id) -> str:
+    """Delete the evaluator if ``allow``; safe to rerun: a missing one is not an error.
+
+    Unlike the other writes this asks for the opt-in in rehearsals too: the stand-in keeps its
+    resources under ``outputs/standin`` and notebook 04's rehearsal trains with this evaluator.
 
     Returns:
         One sentence saying what happened.
     """
-    where = "the stand-in" if target.rehearsal else "Fireworks"
-    if not allow and not target.rehearsal:
-        exists = target.api.get_evaluator(evaluator_id) is not None
-        return (f"Evaluator {evaluator_id} is {'still there' if exists else 'not there'} on Fireworks; set "
+    where = "the stand-in" if session.rehearsal else "Fireworks"
+    if not allow:
+        exists = session.api.get_evaluator(evaluator_id) is not None
+        return (f"Evaluator {evaluator_id} is {'still there' if exists else 'not there'} on {where}; set "
                 "ALLOW_DELETE = True in this cell to delete it (notebook 04 needs it for training).")
-    if target.api.delete_evaluator(evaluator_id):
+    if session.api.delete_evaluator(evaluator_id):
         return f"Deleted evaluator {evaluator_id} on {where}."
     return f"Evaluator {evaluator_id} does not exist on {where}: nothing to delete."
 
 
 # =========================================================================== what was sent
-def requests_table(target: Target) -> str:
+def requests_table(session: PlatformSession) -> str:
     """Markdown: the requests a rehearsal sent, in order (what the live run would have sent; no secrets).
 
     Repeated identical requests (the polls of a wait) are folded into one row with a count, and
     signed-URL transfers are shown without their token.
     """
-    if not target.rehearsal:
+    if not session.rehearsal:
         return "Live run: the requests went to Fireworks (the stand-in records requests in rehearsals only)."
     rows: list[list[Any]] = []
-    for call in target.standin.transcript(include_storage=True):
+    for call in session.standin.transcript(include_storage=True):
         path = call.path.split("?")[0]
         if path.startswith("/standin-storage/"):
             path = f"(signed URL: {path.rsplit('/', 1)[-1]})"
@@ -565,8 +501,9 @@ def requests_table(target: Target) -> str:
 
 def upload_summary(*, bundle: Bundle, restaged: Bundle, preflight: Any, outcome: UploadOutcome,
                    rerun: UploadOutcome) -> str:
-    """Markdown: notebook 03's closing figures (deterministic offline: no times, no ports)."""
+    """Markdown: notebook 03's closing figures (deterministic offline: no times, ports or run history)."""
     valid = preflight.n_valid
+    built = outcome.state == "ACTIVE" and rerun.action == "reused" and rerun.bundle_sha256 == bundle.sha256
     lines = [
         "| figure | value |", "|---|---|",
         f"| bundle | {len(bundle.files)} files, staged twice with the same hash: "
@@ -575,8 +512,8 @@ def upload_summary(*, bundle: Bundle, restaged: Bundle, preflight: Any, outcome:
         f"{len(preflight.scores) - valid} invalid, mean {preflight.mean_score:.3f}; svgkit from "
         f"{'the bundle' if preflight.imported_from_bundle else 'elsewhere'} |",
         f"| judge of the uploaded evaluator | {outcome.judge.judge} |",
-        f"| upload{' (rehearsal)' if outcome.rehearsal else ''} | {outcome.action}, {outcome.state}, code read back: "
-        f"{'yes' if outcome.code_verified else 'no'} |",
-        f"| same bundle again | {rerun.action}, {rerun.state} |",
+        f"| evaluator{' (rehearsal)' if outcome.rehearsal else ''} | {outcome.state}, built from this bundle: "
+        f"{'yes' if built else 'no'} |",
+        f"| same bundle uploaded again | {rerun.action} |",
     ]
     return "\n".join(lines)
