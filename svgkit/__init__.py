@@ -7,6 +7,8 @@ Modules, one concern each:
 - :mod:`svgkit.stats`       dataset statistics and prompt categories
 - :mod:`svgkit.svg`         extracting and sanitising untrusted SVG from model answers
 - :mod:`svgkit.render`      bounded, isolated SVG -> PNG rendering (cairosvg in worker processes)
+- :mod:`svgkit.reading`     reading pictures and sentences (PNG pixels, SVG texts, quoted labels)
+- :mod:`svgkit.guards`      reward-hack guards: blank canvas, tiny drawing, requirements written as text
 - :mod:`svgkit.judge`       per-requirement verdicts: vision LLM judge, offline rule judge, cache
 - :mod:`svgkit.reward`      the reward: fulfilled / total as an Eval Protocol ``EvaluateResult``
 - :mod:`svgkit.calibrate`   how far to trust a judge, against hand-made labels

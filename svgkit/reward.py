@@ -46,7 +46,9 @@ from eval_protocol.models import EvaluateResult, MetricResult
 
 from ._aio import run_sync
 from .config import EVALUATION, Settings
-from .judge import Judge, Verdict, default_judge, ink_stats, svg_texts, written_requirements
+from .guards import ink_stats, written_requirements
+from .judge import Judge, Verdict, default_judge
+from .reading import svg_texts
 from .render import RenderResult, render_png
 from .svg import extract_svg
 

@@ -1,0 +1,48 @@
+"""Judges: decide, requirement by requirement, whether a rendered SVG fulfils its prompt.
+
+Two judges share one interface (:class:`Judge`) and one result type (:class:`Verdict`):
+:class:`VisionJudge` (live: a vision LLM on an OpenAI-compatible endpoint) and
+:class:`RuleJudge` (offline: deterministic rules over the SVG and its pixels, undecided where
+they cannot tell). :func:`judge` / :func:`default_judge` pick the one for the current mode.
+
+Modules: :mod:`~svgkit.judge.records` (verdicts), :mod:`~svgkit.judge.cache`,
+:mod:`~svgkit.judge.base` (the :class:`Judge` base), :mod:`~svgkit.judge.vision`,
+:mod:`~svgkit.judge.requirements` (a requirement's wording as a spec),
+:mod:`~svgkit.judge.evidence` (what a picture shows), :mod:`~svgkit.judge.rules` (the rule
+table, :class:`RuleJudge`, :func:`rule_coverage`) and :mod:`~svgkit.judge.api`.
+``InkStats``, ``ink_stats``, ``written_requirements`` (:mod:`svgkit.guards`) and ``svg_texts``
+(:mod:`svgkit.reading`) are re-exported here for older imports.
+"""
+
+from ..guards import InkStats, ink_stats, written_requirements
+from ..reading import svg_texts
+from .api import ajudge, default_judge, judge
+from .base import Judge
+from .cache import JudgeCache
+from .records import JudgeUsage, RequirementVerdict, Verdict
+from .requirements import COLOUR_WORDS, REQUIREMENT_KINDS, requirement_kind
+from .rules import CoverageReport, RuleJudge, rule_coverage
+from .vision import VisionJudge, token_cost
+
+__all__ = [
+    "COLOUR_WORDS",
+    "REQUIREMENT_KINDS",
+    "CoverageReport",
+    "InkStats",
+    "Judge",
+    "JudgeCache",
+    "JudgeUsage",
+    "RequirementVerdict",
+    "RuleJudge",
+    "Verdict",
+    "VisionJudge",
+    "ajudge",
+    "default_judge",
+    "ink_stats",
+    "judge",
+    "requirement_kind",
+    "rule_coverage",
+    "svg_texts",
+    "token_cost",
+    "written_requirements",
+]

@@ -1,0 +1,371 @@
+"""The vision judge: a vision LLM on any OpenAI-compatible chat endpoint judges the PNG.
+
+:class:`VisionJudge` sends one request per image (temperature 0, structured JSON output) and
+returns one verdict per requirement, or in ``mode="upstream"`` the Eval Protocol quickstart's
+count only (its prompt unchanged). The key is read only where the request is sent and is
+scrubbed from every error text. :func:`token_cost` prices the tokens at
+:data:`svgkit.config.PRICES`.
+"""
+
+import asyncio
+import base64
+import json
+import logging
+import math
+import os
+import re
+import time
+import weakref
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from ..config import JUDGE, PRICES, MissingKeyError, Settings, get_settings
+from .base import Judge
+from .cache import JudgeCache
+from .records import RequirementVerdict, Verdict
+
+__all__ = ["ITEMISED_PROMPT", "UPSTREAM_PROMPT", "VisionJudge", "token_cost"]
+
+logger = logging.getLogger(__name__)
+
+
+def token_cost(model: str, input_tokens: int, output_tokens: int) -> float | None:
+    """Dollars for the given tokens of ``model`` at :data:`svgkit.config.PRICES`.
+
+    ``None`` for a model with no price in config (unknown, not free). For the price of a
+    whole run before it starts, see :func:`svgkit.generate.estimate_cost`.
+    """
+    price = PRICES.get(model) or PRICES.get(model.rsplit("/", 1)[-1])
+    if price is None:
+        return None
+    return (input_tokens * price[0] + output_tokens * price[1]) / 1_000_000
+
+
+#: The itemised prompt (versioned by ``JUDGE.prompt_version``).
+ITEMISED_PROMPT = """Examine the image. For each of the following {n} requirements, decide whether the \
+image fulfils it.
+
+Be strict: a requirement is fulfilled only if it is clearly visible in the picture. Text written \
+in the image that merely states a requirement does not fulfil it; the picture must show it.
+
+Respond ONLY with a JSON object with one entry per requirement, in the given order: \
+"index" (1 to {n}), "reason" (one short sentence) and "fulfilled" (true or false); \
+then "summary", one sentence on the picture overall.
+
+Requirements:
+{requirements}"""
+
+# Compatibility mode: the Eval Protocol SVG quickstart's count-only request, reproduced field by
+# field (tests/test_vision_judge.py runs upstream's own function and compares the requests).
+_UPSTREAM_LINES = (
+    "Examine the generated image. How many of the following {n} requirements were fulfilled?",
+    "",
+    "Be strict about the requirements and respond ONLY with a JSON object in this exact format:",
+    '{{"reasoning": <reasoning_text>,',
+    '"number_of_fulfilled_requirements": <count>}}',
+    "",
+    "Where <count> is a number between 0 and {n}.",
+    "",
+    "Requirements:",
+    "{requirements}",
+)
+UPSTREAM_PROMPT = "\n".join(_UPSTREAM_LINES)
+
+
+def _numbered(requirements: Sequence[str]) -> str:
+    return "\n".join(f"{i + 1}. {r}" for i, r in enumerate(requirements))
+
+
+def _itemised_schema(n: int) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "verdicts": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "index": {"type": "integer"},
+                        "reason": {"type": "string"},
+                        "fulfilled": {"type": "boolean"},
+                    },
+                    "required": ["index", "reason", "fulfilled"],
+                    "additionalProperties": False,
+                },
+            },
+            "summary": {"type": "string"},
+        },
+        "required": ["verdicts", "summary"],
+        "additionalProperties": False,
+    }
+
+
+def _upstream_schema() -> dict[str, Any]:
+    # The JSON schema pydantic writes for upstream's ``SVGBenchResponse`` model.
+    return {
+        "properties": {
+            "reasoning": {"title": "Reasoning", "type": "string"},
+            "number_of_fulfilled_requirements": {"title": "Number Of Fulfilled Requirements", "type": "integer"},
+        },
+        "required": ["reasoning", "number_of_fulfilled_requirements"],
+        "title": "SVGBenchResponse",
+        "type": "object",
+    }
+
+
+class _JudgeFailure(Exception):
+    """A call failed for good (after retries or without a retry)."""
+
+    def __init__(self, message: str, attempts: int = 1) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+
+
+def _scrub(text: str, secret: str | None) -> str:
+    text = str(text)
+    if secret:
+        text = text.replace(secret, "***")
+    return text[:400]
+
+
+class VisionJudge(Judge):
+    """A vision LLM judge on any OpenAI-compatible chat endpoint.
+
+    Args:
+        model: Model id (default ``settings.judge_model``, i.e. ``gpt-4.1``).
+        base_url: Endpoint (default ``settings.judge_base_url``).
+        settings: Where the key and defaults come from (default :func:`~svgkit.config.get_settings`).
+        mode: ``"itemised"`` (one verdict per requirement) or ``"upstream"`` (upstream's
+            count-only prompt, to reproduce the quickstart reward exactly).
+        cache: A :class:`JudgeCache`, a path, ``True`` for the default location (the
+            default), or ``None``/``False`` for none.
+        concurrency: Calls in flight at most (per event loop).
+        max_retries: Retries after the first call on 429, 5xx, timeouts and dropped connections.
+        retry_base_delay_s: First backoff delay; doubles each retry (a ``Retry-After`` header
+            lengthens it).
+        retry_max_total_s: No retry starts after this much time has passed.
+        request_timeout_s: Timeout of one call.
+        temperature: Sampling temperature (0: as deterministic as the endpoint allows).
+
+    Raises:
+        MissingKeyError: No key is set (``OPENAI_API_KEY``).
+    """
+
+    uses_svg = False
+
+    def __init__(
+        self,
+        *,
+        model: str | None = None,
+        base_url: str | None = None,
+        settings: Settings | None = None,
+        mode: Literal["itemised", "upstream"] = "itemised",
+        cache: "JudgeCache | str | os.PathLike[str] | bool | None" = True,
+        concurrency: int = JUDGE.concurrency,
+        max_retries: int = JUDGE.max_retries,
+        retry_base_delay_s: float = JUDGE.retry_base_delay_s,
+        retry_max_total_s: float = JUDGE.retry_max_total_s,
+        request_timeout_s: float = JUDGE.request_timeout_s,
+        temperature: float = JUDGE.temperature,
+        prompt_version: str = JUDGE.prompt_version,
+    ) -> None:
+        super().__init__(cache=cache, prompt_version=prompt_version)
+        settings = settings or get_settings()
+        if mode not in ("itemised", "upstream"):
+            raise ValueError(f"mode must be 'itemised' or 'upstream', not {mode!r}")
+        if not settings.judge_api_key:
+            raise MissingKeyError(
+                "the vision judge needs OPENAI_API_KEY (or SVGKIT_JUDGE_API_KEY, the key of the endpoint "
+                "set in SVGKIT_JUDGE_BASE_URL): put it in the environment or .env, or use RuleJudge() offline"
+            )
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.model = model or settings.judge_model
+        self.base_url = (base_url or settings.judge_base_url).rstrip("/")
+        self.mode = mode
+        self._key = settings.judge_api_key  # a Secret: repr never shows the key
+        self.concurrency = concurrency
+        self.max_retries = max_retries
+        self.retry_base_delay_s = retry_base_delay_s
+        self.retry_max_total_s = retry_max_total_s
+        self.request_timeout_s = request_timeout_s
+        self.temperature = temperature
+        self.name = f"vision-upstream:{self.model}" if mode == "upstream" else f"vision:{self.model}"
+        self._semaphores: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def __repr__(self) -> str:
+        return (f"VisionJudge(model={self.model!r}, base_url={self.base_url!r}, mode={self.mode!r}, "
+                f"key={self._key!r})")
+
+    @property
+    def identity(self) -> str:
+        """Judge kind, model, endpoint and mode."""
+        return f"{self.name}@{self.base_url}"
+
+    # ------------------------------------------------------------------ request
+    def build_request(self, png: bytes, requirements: Sequence[str]) -> dict[str, Any]:
+        """The chat-completions request body this judge sends (no key in it)."""
+        data_url = "data:image/png;base64," + base64.b64encode(png).decode("utf-8")
+        reqs = list(requirements)
+        if self.mode == "upstream":
+            text = UPSTREAM_PROMPT.format(n=len(reqs), requirements=_numbered(reqs))
+            response_format = {"type": "json_schema",
+                               "json_schema": {"name": "SVGBenchResponse", "schema": _upstream_schema()}}
+        else:
+            text = ITEMISED_PROMPT.format(n=len(reqs), requirements=_numbered(reqs))
+            response_format = {"type": "json_schema",
+                               "json_schema": {"name": "RequirementVerdicts", "strict": True,
+                                               "schema": _itemised_schema(len(reqs))}}
+        return {
+            "model": self.model,
+            "messages": [{"role": "user", "content": [
+                {"type": "text", "text": text},
+                {"type": "image_url", "image_url": {"url": data_url}},
+            ]}],
+            "temperature": self.temperature,
+            "response_format": response_format,
+        }
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        sem = self._semaphores.get(loop)
+        if sem is None:
+            sem = asyncio.Semaphore(self.concurrency)
+            self._semaphores[loop] = sem
+        return sem
+
+    async def _call(self, body: dict[str, Any]) -> tuple[Any, int]:
+        """Send ``body`` with retries; return (completion, attempts)."""
+        import openai
+
+        secret = self._key.get()
+        start = time.monotonic()
+        attempts = 0
+        last = "no attempt made"
+        async with openai.AsyncOpenAI(api_key=secret, base_url=self.base_url, max_retries=0,
+                                      timeout=self.request_timeout_s) as client:
+            for attempt in range(self.max_retries + 1):
+                attempts += 1
+                retry_after = 0.0
+                try:
+                    async with self._semaphore():
+                        resp = await client.chat.completions.create(**body)
+                    return resp, attempts
+                except openai.APITimeoutError:
+                    last = f"timed out after {self.request_timeout_s:g} s"
+                except openai.APIConnectionError as exc:
+                    last = f"connection failed: {_scrub(exc, secret)}"
+                except openai.APIStatusError as exc:
+                    status = exc.status_code
+                    msg = _scrub(getattr(exc, "message", "") or str(exc), secret)
+                    if status == 429 or status >= 500:
+                        last = f"HTTP {status}: {msg}"
+                        try:
+                            retry_after = float(exc.response.headers.get("retry-after") or 0)
+                        except ValueError:
+                            retry_after = 0.0
+                    else:
+                        hint = " (check OPENAI_API_KEY and SVGKIT_JUDGE_BASE_URL)" if status in (401, 403) else ""
+                        raise _JudgeFailure(f"HTTP {status}: {msg}{hint}", attempts) from None
+                except openai.APIError as exc:  # e.g. a body that is not JSON
+                    raise _JudgeFailure(f"unusable answer from the endpoint: {_scrub(exc, secret)}",
+                                        attempts) from None
+                if attempt == self.max_retries:
+                    break
+                delay = max(self.retry_base_delay_s * (2 ** attempt), min(retry_after, self.retry_max_total_s))
+                if time.monotonic() - start + delay > self.retry_max_total_s:
+                    raise _JudgeFailure(f"{last}; gave up after {attempts} attempt(s), retry budget "
+                                        f"{self.retry_max_total_s:g} s spent", attempts)
+                logger.warning("judge call failed (%s); retry %d/%d in %.2f s", last, attempt + 1,
+                               self.max_retries, delay)
+                await asyncio.sleep(delay)
+        raise _JudgeFailure(f"{last}; gave up after {attempts} attempt(s)", attempts)
+
+    # ------------------------------------------------------------------ parsing
+    @staticmethod
+    def _load_json(content: str) -> Any:
+        text = content.strip()
+        fenced = re.match(r"^```(?:json)?\s*(.*?)\s*```$", text, re.S)
+        if fenced:
+            text = fenced.group(1)
+        return json.loads(text)
+
+    def _parse(self, content: str | None, requirements: tuple[str, ...]) -> tuple[list[RequirementVerdict], str]:
+        if content is None or not content.strip():
+            raise _JudgeFailure("the judge returned an empty answer")
+        try:
+            data = self._load_json(content)
+        except ValueError:
+            raise _JudgeFailure(f"the judge's answer is not JSON: {content[:120]!r}") from None
+        if not isinstance(data, dict):
+            raise _JudgeFailure("the judge's answer is not a JSON object")
+        n = len(requirements)
+        if self.mode == "upstream":
+            count = data.get("number_of_fulfilled_requirements")
+            # json.loads accepts NaN, Infinity and 1e999 (inf): int() of those raises, so check first
+            if (isinstance(count, bool) or not isinstance(count, int | float)
+                    or (isinstance(count, float) and (not math.isfinite(count) or not count.is_integer()))):
+                raise _JudgeFailure("the judge's answer has no integer number_of_fulfilled_requirements "
+                                    f"(got {str(count)[:40]!r})")
+            reasoning = data.get("reasoning")
+            return [RequirementVerdict(-1, "", False, str(int(count)))], str(reasoning or "")
+        entries = data.get("verdicts")
+        if not isinstance(entries, list):
+            raise _JudgeFailure("the judge's answer has no 'verdicts' list")
+        seen: dict[int, RequirementVerdict] = {}
+        for e in entries:
+            if not isinstance(e, dict):
+                raise _JudgeFailure("a verdict entry is not an object")
+            idx, ok = e.get("index"), e.get("fulfilled")
+            if isinstance(idx, bool) or not isinstance(idx, int) or not 1 <= idx <= n:
+                raise _JudgeFailure(f"verdict index {idx!r} is not between 1 and {n}")
+            if not isinstance(ok, bool):
+                raise _JudgeFailure(f"verdict {idx} has no true/false 'fulfilled'")
+            if idx in seen:
+                raise _JudgeFailure(f"requirement {idx} was judged twice")
+            seen[idx] = RequirementVerdict(idx - 1, requirements[idx - 1], ok, str(e.get("reason") or "")[:300])
+        missing = [i for i in range(1, n + 1) if i not in seen]
+        if missing:
+            raise _JudgeFailure(f"the judge skipped requirement(s) {', '.join(map(str, missing))}")
+        return [seen[i] for i in range(1, n + 1)], str(data.get("summary") or "")
+
+    # ------------------------------------------------------------------ evaluate
+    async def _evaluate(self, png: bytes | None, svg: str | None, requirements: tuple[str, ...],
+                        prompt: str | None) -> Verdict:
+        if png is None:
+            return Verdict.invalid(self.name, requirements, "no image to judge")
+        body = self.build_request(png, requirements)
+        try:
+            resp, attempts = await self._call(body)
+        except _JudgeFailure as exc:
+            return Verdict.invalid(self.name, requirements, str(exc), attempts=exc.attempts)
+        usage = getattr(resp, "usage", None)
+        tin = int(getattr(usage, "prompt_tokens", 0) or 0)
+        tout = int(getattr(usage, "completion_tokens", 0) or 0)
+        money = dict(input_tokens=tin, output_tokens=tout, cost_usd=token_cost(self.model, tin, tout),
+                     attempts=attempts)
+        try:
+            choices = getattr(resp, "choices", None)
+            if not choices:
+                raise _JudgeFailure("the endpoint's answer has no choices")
+            choice = choices[0]
+            message = choice.message
+            refusal = getattr(message, "refusal", None)
+            if refusal:
+                raise _JudgeFailure(f"the judge refused: {str(refusal)[:200]}")
+            if choice.finish_reason == "length":
+                raise _JudgeFailure("the judge's answer was cut off (finish_reason=length)")
+            items, reasoning = self._parse(message.content, requirements)
+        except _JudgeFailure as exc:
+            return Verdict.invalid(self.name, requirements, str(exc), **money)
+        except Exception as exc:  # noqa: BLE001 - an answer we failed to read is still a paid call
+            logger.debug("unreadable judge answer", exc_info=True)
+            return Verdict.invalid(self.name, requirements,
+                                   f"unusable answer from the judge: {type(exc).__name__}: "
+                                   f"{_scrub(exc, self._key.get())}", **money)
+        if self.mode == "upstream":
+            count = max(0, min(int(items[0].reason), len(requirements)))
+            return Verdict(judge=self.name, items=(), fulfilled=count, total=len(requirements),
+                           reasoning=reasoning, **money)
+        return Verdict(judge=self.name, items=tuple(items), fulfilled=sum(i.fulfilled for i in items),
+                       total=len(requirements), reasoning=reasoning, **money)
