@@ -308,6 +308,15 @@ def _decode_reply(data: bytes) -> dict[str, Any]:
     return reply
 
 
+def _greeting(data: bytes) -> dict[str, Any]:
+    """A worker's first message: ``{"ready": pid}``, or ``{"startup_error": why}`` when cairo cannot load."""
+    size = int.from_bytes(data[:4], "big")
+    hello = json.loads(data[4: 4 + size].decode("utf-8"))
+    if not isinstance(hello, dict):
+        raise ValueError("malformed greeting")
+    return hello
+
+
 def _worker_entry() -> None:  # pragma: no cover - runs in the worker process
     """Worker process: ``python -c '...; _worker_entry()' READ_FD WRITE_FD MEMORY_MB``."""
     global _installed_families
@@ -438,7 +447,7 @@ class _Worker:
         try:
             if not self.inbox.poll(LIMITS.worker_start_timeout_s):
                 raise _WorkerDied(f"render worker did not start within {LIMITS.worker_start_timeout_s:.0f} s")
-            hello = _decode_reply(self.inbox.recv_bytes())
+            hello = _greeting(self.inbox.recv_bytes())
             if hello.get("startup_error"):
                 raise _WorkerDied(f"{CAIRO_MISSING}: {hello['startup_error']}")
         except (EOFError, OSError) as exc:

@@ -238,3 +238,14 @@ def test_exported_names_exist_and_are_sorted():
         assert names == sorted(names), module.__name__
     # the package exports every public name of its modules
     assert set(bundle.__all__) | set(local_test.__all__) | set(publish.__all__) >= set(package.__all__)
+
+
+def test_a_key_only_in_dot_env_is_refused_too(tmp_path, monkeypatch):
+    from svgkit.config import DATASET
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".env").write_text(f"MY_SERVICE_TOKEN={DATASET.svgbench_sha256}\n")  # a string that is in the code
+    monkeypatch.chdir(project)
+    with pytest.raises(BundleError, match="value of a key in this environment"):
+        stage_bundle(tmp_path / "b")

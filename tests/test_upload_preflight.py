@@ -92,3 +92,22 @@ def test_collection_with_keys_set_reports_an_evaluator_that_breaks_with_them(sta
     assert result.ok  # the offline run has no key: it passes
     assert "RuntimeError: breaks when the key is set" in result.live_collection
     assert "placeholder" not in result.table()
+
+
+def test_the_reward_names_a_missing_cairo_as_the_machines_fault(tmp_path, monkeypatch):
+    from svgkit.render import CAIRO_MISSING, shutdown_workers
+    from svgkit.reward import score_response
+
+    stub = tmp_path / "cairocffi"
+    stub.mkdir()
+    (stub / "__init__.py").write_text('raise OSError(\'no library called "cairo-2" was found\')\n')
+    shutdown_workers()  # the next render starts workers with this environment
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    try:
+        svg = '<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="4" height="4"/></svg>'
+        result = score_response(f"```svg\n{svg}\n```", ["a black square"])
+    finally:
+        shutdown_workers()
+    assert result.score == 0 and not result.is_score_valid
+    assert CAIRO_MISSING in result.reason and "cairo-2" in result.reason
+    assert result.metrics["format_rendered"].data["failure"] == "infrastructure"

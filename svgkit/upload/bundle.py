@@ -365,6 +365,15 @@ def _looks_random(token: str) -> bool:
     return classes == 3 and _entropy(token) > _ENTROPY_BITS
 
 
+def _environment() -> dict[str, str]:
+    """``os.environ`` over the nearest ``.env`` (svgkit reads keys from both; neither may leak)."""
+    from dotenv import dotenv_values, find_dotenv
+
+    path = find_dotenv(usecwd=True)
+    values = {k: v for k, v in dotenv_values(path).items() if v} if path else {}
+    return {**values, **os.environ}
+
+
 def scan_for_secrets(files: Mapping[str, bytes], *, environ: Mapping[str, str] | None = None) -> list[SecretFinding]:
     """Everything in ``files`` that looks like a secret.
 
@@ -374,9 +383,9 @@ def scan_for_secrets(files: Mapping[str, bytes], *, environ: Mapping[str, str] |
 
     Args:
         files: Bundle-relative path -> content.
-        environ: Environment whose secret values must not appear (default ``os.environ``).
+        environ: Environment whose secret values must not appear (default: ``os.environ`` and ``.env``).
     """
-    env = os.environ if environ is None else environ
+    env = _environment() if environ is None else environ
     values = {v for k, v in env.items() if _SECRET_ENV_NAME.search(k) and len(v or "") >= 8
               and v.lower() not in ("true", "false")}
     findings: list[SecretFinding] = []
@@ -471,7 +480,8 @@ def stage_bundle(dest: Path | str | None = None, *, max_bytes: int = UPLOAD.max_
     Args:
         dest: The staging folder (default ``outputs/evaluator_bundle``).
         max_bytes: Largest total size accepted.
-        environ: Environment whose key values must not appear in the bundle (default ``os.environ``).
+        environ: Environment whose key values must not appear in the bundle (default: ``os.environ``
+            and the nearest ``.env``).
 
     Raises:
         BundleError: Something looks like a secret, the bundle is too large, or ``dest``
