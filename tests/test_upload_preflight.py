@@ -57,7 +57,7 @@ def test_missing_cairo_is_an_infrastructure_failure_with_the_reason(staged, tmp_
     result = preflight(staged.root, max_rows=3, extra_env={"PYTHONPATH": str(stub.parent)})
     assert result.status == "infrastructure failure", result.reason
     assert not result.ok
-    assert "cairo is not available here" in result.reason and "libcairo2" in result.reason
+    assert "the cairo library cannot be loaded" in result.reason and "libcairo2" in result.reason
     # every answer that needed drawing is invalid (never a zero held against it); a truncated
     # answer, which needs no drawing, keeps its valid 0
     drawn = [s for s in result.scores if "format_rendered" in s.metrics]
@@ -95,7 +95,7 @@ def test_collection_with_keys_set_reports_an_evaluator_that_breaks_with_them(sta
 
 
 def test_the_reward_names_a_missing_cairo_as_the_machines_fault(tmp_path, monkeypatch):
-    from svgkit.render import CAIRO_MISSING, shutdown_workers
+    from svgkit.render import shutdown_workers
     from svgkit.reward import score_response
 
     stub = tmp_path / "cairocffi"
@@ -109,5 +109,5 @@ def test_the_reward_names_a_missing_cairo_as_the_machines_fault(tmp_path, monkey
     finally:
         shutdown_workers()
     assert result.score == 0 and not result.is_score_valid
-    assert CAIRO_MISSING in result.reason and "cairo-2" in result.reason
+    assert "the cairo library cannot be loaded" in result.reason and "cairo-2" in result.reason
     assert result.metrics["format_rendered"].data["failure"] == "infrastructure"
