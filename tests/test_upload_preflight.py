@@ -78,7 +78,7 @@ def test_a_bundle_missing_a_module_fails_the_preflight(staged, tmp_path):
 def test_docker_status_says_why_it_is_unavailable(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     status = docker_status()
-    assert not status.available and "not installed" in status.detail
+    assert not status.available and "no working Docker here" in status.detail
 
 
 def test_collection_with_keys_set_reports_an_evaluator_that_breaks_with_them(staged, passed, tmp_path):

@@ -135,6 +135,9 @@ class Bundle:
     def _repr_markdown_(self) -> str:
         return self.table()
 
+    def __repr__(self) -> str:  # no local paths in notebooks or logs
+        return f"Bundle({len(self.files)} files, {self.total_bytes:,} B, sha256 {self.short_hash})"
+
 
 # =========================================================================== tracing imports
 def _package_root() -> Path:

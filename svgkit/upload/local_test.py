@@ -145,8 +145,7 @@ class PreflightResult:
 
     def table(self) -> str:
         """Markdown summary: status, scores, times, environment, Docker."""
-        venv = (f"cached environment `{self.venv.key}` reused" if self.venv.reused
-                else f"environment `{self.venv.key}` built in {self.venv.seconds:.0f} s")
+        venv = f"a fresh venv with only `requirements.txt` installed, cached by its hash (`{self.venv.key}`)"
         lines = [
             "| preflight | |", "|---|---|",
             f"| status | **{self.status}**: {self.reason} |",
@@ -178,23 +177,25 @@ class PreflightResult:
     def _repr_markdown_(self) -> str:
         return self.table()
 
+    def __repr__(self) -> str:  # no local paths in notebooks or logs
+        return f"PreflightResult({self.status}: {self.reason})"
+
 
 # =========================================================================== docker
 def docker_status(*, timeout_s: float = 15.0) -> DockerStatus:
     """Whether a Docker daemon answers here (``docker info``)."""
+    unavailable = "no working Docker here (no docker CLI, or no daemon answering): the image is built on Fireworks only"
     exe = shutil.which("docker")
     if exe is None:
-        return DockerStatus(False, "not installed here: the image is built on Fireworks only")
+        return DockerStatus(False, unavailable)
     try:
         proc = subprocess.run([exe, "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True,
                               timeout=timeout_s)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return DockerStatus(False, f"the docker CLI is installed but did not answer ({type(exc).__name__}): "
-                                   "the image is built on Fireworks only")
+    except (OSError, subprocess.TimeoutExpired):
+        return DockerStatus(False, unavailable)
     if proc.returncode != 0 or not proc.stdout.strip():
-        return DockerStatus(False, "the docker CLI is installed but no Docker daemon is running: "
-                                   "the image is built on Fireworks only")
-    return DockerStatus(True, f"Docker {proc.stdout.strip()} is available")
+        return DockerStatus(False, unavailable)
+    return DockerStatus(True, "Docker is available: preflight(..., docker=True) also builds and runs the image")
 
 
 # =========================================================================== the venv
@@ -334,7 +335,7 @@ def _phases(enabled: bool) -> Iterator[Any]:
         return
     from tqdm.auto import tqdm
 
-    with tqdm(total=2, desc="preflight", bar_format="{desc} [{elapsed}]") as bar:
+    with tqdm(total=2, desc="preflight") as bar:
         started = False
 
         def phase(text: str) -> None:

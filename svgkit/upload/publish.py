@@ -173,6 +173,9 @@ class JudgeSecretCheck:
     def _repr_markdown_(self) -> str:
         return self.table()
 
+    def __repr__(self) -> str:
+        return self.table()
+
 
 def check_judge_secret(session: PlatformSession) -> JudgeSecretCheck:
     """Whether the account has the judge's key as a secret, and which judge the evaluator will use.
@@ -203,6 +206,9 @@ class SecretPut:
     message: str
 
     def _repr_markdown_(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
         return self.message
 
 
@@ -302,6 +308,9 @@ class UploadOutcome:
     def _repr_markdown_(self) -> str:
         return self.table()
 
+    def __repr__(self) -> str:
+        return self.table()
+
 
 def _recorded_hash(description: str | None) -> str | None:
     text = description or ""
@@ -355,8 +364,9 @@ def _progress_bar(enabled: bool, evaluator_id: str) -> Iterator[Any]:
         return
     from tqdm.auto import tqdm
 
-    with tqdm(total=None, desc=f"evaluator {evaluator_id}", bar_format="{desc}: {postfix} [{elapsed}]") as bar:
+    with tqdm(total=1, desc=f"evaluator {evaluator_id}") as bar:
         yield bar
+        bar.update(1)
 
 
 def upload_evaluator(bundle: Bundle, *, session: PlatformSession, preflight: Any, allow: bool,
@@ -480,8 +490,8 @@ def delete_evaluator(session: PlatformSession, *, allow: bool, evaluator_id: str
 def requests_table(session: PlatformSession) -> str:
     """Markdown: the requests a rehearsal sent, in order (what the live run would have sent; no secrets).
 
-    Repeated identical requests (the polls of a wait) are folded into one row with a count, and
-    signed-URL transfers are shown without their token.
+    Repeated identical requests (the polls of a wait, whose number depends on timing) are folded
+    into one row marked ``repeated``, and signed-URL transfers are shown without their token.
     """
     if not session.rehearsal:
         return "Live run: the requests went to Fireworks (the stand-in records requests in rehearsals only)."
@@ -494,8 +504,9 @@ def requests_table(session: PlatformSession) -> str:
             rows[-1][3] += 1
         else:
             rows.append([call.method, path, call.status, 1])
-    lines = ["| # | method | path | status | times |", "|---:|---|---|---:|---:|"]
-    lines += [f"| {i} | {m} | `{p}` | {s} | {n} |" for i, (m, p, s, n) in enumerate(rows, 1)]
+    lines = ["| # | method | path | status | sent |", "|---:|---|---|---:|---|"]
+    lines += [f"| {i} | {m} | `{p}` | {s} | {'once' if n == 1 else 'repeated'} |"
+              for i, (m, p, s, n) in enumerate(rows, 1)]
     return "\n".join(lines)
 
 
@@ -506,8 +517,7 @@ def upload_summary(*, bundle: Bundle, restaged: Bundle, preflight: Any, outcome:
     built = outcome.state == "ACTIVE" and rerun.action == "reused" and rerun.bundle_sha256 == bundle.sha256
     lines = [
         "| figure | value |", "|---|---|",
-        f"| bundle | {len(bundle.files)} files, staged twice with the same hash: "
-        f"{'yes' if restaged.sha256 == bundle.sha256 else '**no**'} |",
+        f"| bundle staged twice, same tarball hash | {'yes' if restaged.sha256 == bundle.sha256 else '**no**'} |",
         f"| preflight (as `ep local-test --ignore-docker`) | {preflight.status}: {len(preflight.scores)} rows, "
         f"{len(preflight.scores) - valid} invalid, mean {preflight.mean_score:.3f}; svgkit from "
         f"{'the bundle' if preflight.imported_from_bundle else 'elsewhere'} |",
