@@ -7,15 +7,6 @@ Mode
 Each step of the tutorial runs *live* only when what it needs is there (the README's table
 "Offline and live" says the same, and a test checks that it does):
 
-step            live needs                  offline instead
-==============  ==========================  ==========================================
-``dataset``     any key (and network)       bundled prompts written for this tutorial
-``generate``    ``FIREWORKS_API_KEY``       bundled example responses (not model output)
-``judge``       ``OPENAI_API_KEY``          deterministic rule judge, no network
-``upload``      ``FIREWORKS_API_KEY``       rehearsal on the local Fireworks stand-in
-``rft``         ``FIREWORKS_API_KEY``       shows the job spec, launches nothing
-==============  ==========================  ==========================================
-=======
 ==============  ===========================================  ==========================================
 step            live needs                                   offline instead
 ==============  ===========================================  ==========================================
@@ -23,9 +14,8 @@ step            live needs                                   offline instead
 ``generate``    ``FIREWORKS_API_KEY`` and the opt-in         bundled example responses (not model output)
 ``judge``       ``OPENAI_API_KEY`` and the opt-in            deterministic rule judge, no network
 ``upload``      ``FIREWORKS_API_KEY`` and the opt-in         rehearsal on the local Fireworks stand-in
-``rft``         ``FIREWORKS_API_KEY`` and the opt-in         shows the job spec, launches nothing
+``rft``         ``FIREWORKS_API_KEY`` and the opt-in         rehearsal on the local Fireworks stand-in
 ==============  ===========================================  ==========================================
-
 ``SVGKIT_MODE=offline`` forces every step offline even with keys set; ``SVGKIT_MODE=live``
 makes a step whose key is missing raise :class:`MissingKeyError` when it runs instead of
 quietly falling back (the dataset step needs no key: it downloads, and a failed download
@@ -67,8 +57,11 @@ __all__ = [
     "PLATFORM",
     "PlatformConfig",
     "RftConfig",
+    "RftPricing",
     "PRICES",
     "RFT",
+    "RFT_PRICING",
+    "MODEL_PARAMETERS",
     "REHEARSAL",
     "RehearsalConfig",
     "ROLLOUT_SERVER",
@@ -273,18 +266,68 @@ class EvaluationConfig:
 EVALUATION = EvaluationConfig()
 
 
+#: The evaluator's id on Fireworks: notebook 03 uploads it, notebook 04 trains with it.
+EVALUATOR_ID = "svgkit-svg-drawing"
+
+
 @dataclass(frozen=True)
 class RftConfig:
-    """Reinforcement fine-tuning defaults (upstream quickstart values)."""
+    """Reinforcement fine-tuning (notebook 04, :mod:`svgkit.rft`): the upstream recipe and svgkit's limits.
+
+    The job defaults are the upstream quickstart's recipe: github.com/eval-protocol/quickstart,
+    README section "Launch Reinforcement Fine Tuning" (its ``eval-protocol create rft`` command),
+    checked 2026-12-01. That command also passes ``--accelerator-count 1``: neither eval-protocol
+    0.3.33's CLI nor fireworks-ai 1.2.30's ``TrainingConfig`` has that field, so it is recorded here
+    and not sent (``node_count`` defaults to 1 node). Upstream sets no temperature: the service's
+    default applies (0.7 per the parameter reference below).
+    """
 
     base_model: str = MODELS.training_base
-    epochs: int = 1
-    learning_rate: float = 1e-4
-    lora_rank: int = 8
-    max_context_length: int = 8192
+    output_model: str = "svgagent-rft-v1"
+    epochs: int = 8
+    learning_rate: float = 3e-5
+    lora_rank: int = 16
+    max_context_length: int = 65536
+    #: ``training_config.batch_size``: the most tokens packed into one training batch.
+    batch_size_tokens: int = 128_000
+    #: The group size n (``inference_parameters.response_candidates_count``).
     response_candidates_count: int = 8
-    temperature: float = 0.8
-    max_tokens: int = 4096
+    max_output_tokens: int = 32768
+    #: Rows per rollout chunk (``chunk_size``).
+    chunk_size: int = 10
+    accelerator_count: int = 1
+    temperature: float | None = None
+    #: The service's sampling temperature when none is set (the parameter reference below); the
+    #: learning-signal check samples with it, as the job will.
+    service_temperature: float = 0.7
+    loss_method: str = "GRPO"
+    #: The evaluator notebook 03 uploads (same id as its upload step).
+    evaluator_id: str = EVALUATOR_ID
+    #: Its entry point inside the uploaded bundle (used by the rehearsal's placeholder evaluator).
+    evaluator_entry_point: str = "test_svg_drawing.py::test_svg_drawing"
+    #: Secrets that carry the judge's key to the evaluator, strongest first (see :class:`Settings`).
+    judge_secret_names: tuple[str, ...] = ("SVGKIT_JUDGE_API_KEY", "OPENAI_API_KEY")
+    #: Dataset ids are ``<prefix>-<content hash>`` (see :func:`svgkit.fireworks_api.dataset_id_for`).
+    dataset_prefix: str = "svgkit-train"
+    #: Folder (relative to :func:`output_dir`) for the job state file and the signal check's files.
+    state_dir: str = "rft"
+    #: How long one run of the monitoring cell watches a live job before handing back (it keeps running).
+    watch_timeout_s: float = 1800.0
+    #: W&B history keys tried for the reward curve, in order (unverified: Fireworks does not document
+    #: its key names; any key containing "reward" is the fallback).
+    wandb_reward_keys: tuple[str, ...] = ("train/reward", "reward/mean", "reward_mean", "reward")
+    #: Valid ranges from Fireworks' RFT parameter reference
+    #: (https://fireworks.ai/docs/fine-tuning/rft-parameters-reference, checked 2026-12-01).
+    epochs_range: tuple[int, int] = (1, 10)
+    learning_rate_range: tuple[float, float] = (1e-5, 5e-4)
+    lora_rank_range: tuple[int, int] = (4, 128)
+    #: From the SDK's ``chunk_size`` docstring (fireworks-ai 1.2.30): "Valid range is 1-10,000".
+    chunk_size_range: tuple[int, int] = (1, 10_000)
+    #: Time-range assumptions (not measurements; upstream gives no duration): seconds per training
+    #: step (one chunk of rows: generate n answers each, judge them, update the policy) ...
+    est_step_s: tuple[float, float] = (120.0, 600.0)
+    #: ... and fixed seconds per job (queue, validation, writing the model).
+    est_overhead_s: tuple[float, float] = (600.0, 3600.0)
 
 
 RFT = RftConfig()
@@ -294,7 +337,7 @@ class UploadConfig:
     """The evaluator bundle, its preflight and its upload to Fireworks (notebook 03, :mod:`svgkit.upload`)."""
 
     #: Evaluator id on Fireworks (lower-case letters, digits and hyphens; at most 63 characters).
-    evaluator_id: str = "svgkit-svg-drawing"
+    evaluator_id: str = EVALUATOR_ID
     #: Where the evaluator lives in the checkout; staged at the bundle's top level as :attr:`entry_file`.
     evaluator_module: str = "svgkit/evaluator.py"
     entry_file: str = "test_svg_drawing.py"
@@ -327,6 +370,26 @@ class UploadConfig:
 
 UPLOAD = UploadConfig()
 
+
+@dataclass(frozen=True)
+class RftPricing:
+    """What Fireworks charges for RFT training itself (a dated fact, with its source)."""
+
+    #: RFT training is free below this many base-model parameters.
+    free_below_parameters: float = 16e9
+    fact: str = "Reinforcement Fine-Tuning (RFT) is free for models under 16B parameters."
+    source_url: str = "https://docs.fireworks.ai/fine-tuning/managed-finetuning-intro"
+    checked: str = "2026-12-01"
+    pricing_page: str = "https://fireworks.ai/pricing"
+
+
+RFT_PRICING = RftPricing()
+
+#: Parameter counts of the base models svgkit knows (Qwen3-0.6B model card: 0.6B parameters).
+MODEL_PARAMETERS: dict[str, float] = {
+    "accounts/fireworks/models/qwen3-0p6b": 0.6e9,
+}
+
 #: USD per million tokens (input, output). Checked 2026-11; see the providers' pricing pages.
 PRICES: dict[str, tuple[float, float]] = {
     "gpt-4.1": (2.00, 8.00),
@@ -343,6 +406,8 @@ class RehearsalConfig:
     speed: float = 600.0
     #: Where the stand-in keeps its resources, relative to :func:`output_dir`.
     state_dir: str = "standin"
+    #: Wall seconds between two polls of a wait in a rehearsal.
+    poll_s: float = 0.25
 
 
 REHEARSAL = RehearsalConfig()
@@ -507,8 +572,11 @@ STEPS: dict[str, StepSpec] = {
                       "uses the deterministic rule judge (no network)"),
     "upload": StepSpec("FIREWORKS_API_KEY", "uploads dataset and evaluator to Fireworks (opt-in per cell)",
                        "rehearsal on a local stand-in; nothing leaves this machine"),
-    "rft": StepSpec("FIREWORKS_API_KEY", "launches an RFT job on Fireworks (opt-in per cell, costs money)",
-                    "shows the job spec, launches nothing"),
+    "rft": StepSpec("FIREWORKS_API_KEY",
+                    "uploads the training rows and launches an RFT job on Fireworks (opt-in per cell; "
+                    "the judge's calls cost money, training qwen3-0p6b is free)",
+                    "rehearses dataset, launch, monitoring, reattach and cancel on the local Fireworks "
+                    "stand-in; nothing leaves this machine"),
 }
 
 #: Every environment variable that can carry each key (the judge's may also be SVGKIT_JUDGE_API_KEY).
