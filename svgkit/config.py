@@ -67,6 +67,7 @@ __all__ = [
     "ROLLOUT_SERVER",
     "RolloutServerConfig",
     "STEPS",
+    "EVALUATOR_ID",
     "UPLOAD",
     "MissingKeyError",
     "ModeRow",
