@@ -19,6 +19,7 @@ from svgkit.minirft import (
     RewardCache,
     SoftmaxPolicy,
     build_pool,
+    compare_runs_table,
     edit_svg,
     group_advantages,
     run_minirft,
@@ -225,6 +226,13 @@ def test_reward_hacking_pays_with_the_guards_off_and_not_with_them_on(default_ru
     assert sum(a.candidate.pastes_requirements for a in off.answers("final")) > len(off.pool.prompts) / 2
     assert not any(a.candidate.pastes_requirements for a in on.answers("final"))
     assert off.log.steps[-1].extra["paste_share"] == pytest.approx(off.paste_share("final"))
+    # what the hack learned pays under the judge it fooled, and loses under the real reward
+    assert off.expected_reward("final") > off.expected_reward("start") + 0.3
+    assert off.expected_reward("final", guards=True) < off.expected_reward("start", guards=True)
+    assert on.expected_reward("final") == pytest.approx(on.final_reward)
+    table = compare_runs_table({"off": off, "on": on})
+    assert "not a language model" in table and "**OFF** (demonstration)" in table
+    assert f"{off.paste_share('start'):.0%} → {off.paste_share('final'):.0%}" in table.splitlines()[-2]
 
 
 def test_the_rule_judge_itself_barely_pays_for_pasted_text_even_without_the_guard(default_run, cache):
@@ -270,6 +278,16 @@ def test_scored_answers_are_the_evaluators_records_of_the_start_and_final_favour
     assert np.mean([a.score for a in after]) > np.mean([a.score for a in before])
     with pytest.raises(ValueError, match="start"):
         default_run.scored_answers("middle")  # type: ignore[arg-type]
+
+
+def test_the_prompt_table_shows_each_prompt_before_and_after(default_run):
+    table = default_run.prompt_table()
+    rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| prompt")]
+    assert [r.split(" | ")[0][2:] for r in rows] == list(default_run.config.prompt_ids)
+    sc08 = next(r for r in rows if r.startswith("| sc08 "))
+    assert "**no**" in sc08 and table.count("**no**") == len(default_run.unmoved)
+    final = default_run.answers("final")
+    assert all(f"`{a.candidate.id}` ({a.probability:.0%}" in r for a, r in zip(final, rows, strict=True))
 
 
 def test_the_command_line_writes_the_table(tmp_path, capsys):

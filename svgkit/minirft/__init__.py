@@ -55,7 +55,7 @@ Command line: ``python -m svgkit.minirft --steps N --seed S --out FILE`` (``--he
 from .candidates import EDITS, PASTE_EDIT, Candidate, CandidatePool, build_pool, edit_svg
 from .policy import SoftmaxPolicy, entropy, group_advantages, kl_divergence, softmax
 from .scoring import GULLIBLE_REASON, JUDGES, CandidateScore, GullibleJudge, JudgeName, RewardCache, candidate_row
-from .train import BANNER, MiniRftConfig, MiniRftRun, PolicyAnswer, PromptOutcome, run_minirft
+from .train import BANNER, MiniRftConfig, MiniRftRun, PolicyAnswer, PromptOutcome, compare_runs_table, run_minirft
 
 __all__ = [
     "BANNER",
@@ -76,6 +76,7 @@ __all__ = [
     "SoftmaxPolicy",
     "build_pool",
     "candidate_row",
+    "compare_runs_table",
     "edit_svg",
     "entropy",
     "group_advantages",

@@ -25,8 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from eval_protocol.models import EvaluateResult, EvaluationRow
-
+from .._ep import EvaluateResult, EvaluationRow
 from ..dataset import Prompt, to_eval_rows
 from ..evaluation import ascore_row, requirement_results
 from ..guards import written_requirements

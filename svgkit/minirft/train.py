@@ -10,7 +10,7 @@ converted to. A run is deterministic for its seed.
 """
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -26,7 +26,8 @@ from .candidates import Candidate, CandidatePool, build_pool
 from .policy import SoftmaxPolicy, group_advantages
 from .scoring import JUDGES, CandidateScore, JudgeName, RewardCache
 
-__all__ = ["BANNER", "MiniRftConfig", "MiniRftRun", "PolicyAnswer", "PromptOutcome", "run_minirft"]
+__all__ = ["BANNER", "MiniRftConfig", "MiniRftRun", "PolicyAnswer", "PromptOutcome", "compare_runs_table",
+           "run_minirft"]
 
 #: What every result of the miniature says about itself.
 BANNER = ("RFT in miniature: a softmax bandit choosing among fixed candidate answers (bundled examples "
@@ -233,6 +234,37 @@ class MiniRftRun:
                                     labels=labels.get(c.example_id) if original else None))
         return out
 
+    def expected_reward(self, which: Literal["start", "final"] = "final", *, guards: bool | None = None) -> float:
+        """Expected reward of the starting or final policy, the mean over prompts of ``sum_i pi(i) r_i``.
+
+        Args:
+            which: ``"start"`` or ``"final"``.
+            guards: Score with the guards on or off; ``None`` (the default): as the run trained.
+                ``guards=True`` on a guards-off demonstration gives the real reward of what it learned.
+        """
+        probs = self.start_probs if which == "start" else self.final_probs
+        on = self.config.guards if guards is None else guards
+        return float(np.mean([sum(p * self.scores[c.id].value(guards=on) for c, p in zip(cands, ps, strict=True))
+                              for cands, ps in zip(self.pool.candidates, probs, strict=True)]))
+
+    def prompt_table(self) -> str:
+        """A Markdown table, one row per prompt: its pool, whether it moved, its answer before and after.
+
+        "Before" is the starting policy's first draw (:attr:`start_samples`), "after" the final
+        policy's most likely candidate with its probability; rewards as the run trained.
+        """
+        lines = [f"*{self.banner}*", "",
+                 "| prompt | candidates | distinct rewards | moved | before: first draw (reward) "
+                 "| after: most likely (probability, reward) |",
+                 "|---|---:|---:|---|---|---|"]
+        finals = self.answers("final")
+        for o, cands, i, last in zip(self.outcomes, self.pool.candidates, self.start_samples, finals, strict=True):
+            first = cands[i]
+            lines.append(f"| {o.prompt_id} | {o.candidates} | {o.distinct_rewards} | {'yes' if o.moved else '**no**'} "
+                         f"| `{first.id}` ({self._reward(first) or 0.0:.2f}) "
+                         f"| `{last.candidate.id}` ({last.probability:.0%}, {last.reward or 0.0:.2f}) |")
+        return "\n".join(lines)
+
     def paste_share(self, which: Literal["start", "final"] = "final") -> float:
         """Mean probability, over prompts, of the candidates that paste the requirements as text."""
         probs = self.start_probs if which == "start" else self.final_probs
@@ -270,6 +302,28 @@ class MiniRftRun:
     def _repr_markdown_(self) -> str:
         body = self.summary().splitlines()
         return f"**{body[0]}**\n\n" + "\n".join(f"- {line}" for line in body[1:])
+
+
+def compare_runs_table(runs: Mapping[str, MiniRftRun]) -> str:
+    """A Markdown table comparing runs of the miniature (the reward-hacking demonstration: guards off vs on).
+
+    Per run: the policy's share on requirement-pasting candidates, the expected reward it was
+    trained on, and the expected *real* reward (guards on), each at the start and the end.
+
+    Args:
+        runs: Label -> run, in row order.
+    """
+    lines = [f"*{BANNER}*", "",
+             "| run | judge | guards | share on pasting answers | reward trained on | real reward (guards on) |",
+             "|---|---|---|---|---|---|"]
+    for label, run in runs.items():
+        guards = "on" if run.config.guards else "**OFF** (demonstration)"
+        lines.append(f"| {label} | {run.config.judge} | {guards} "
+                     f"| {run.paste_share('start'):.0%} → {run.paste_share('final'):.0%} "
+                     f"| {run.expected_reward('start'):.3f} → {run.expected_reward('final'):.3f} "
+                     f"| {run.expected_reward('start', guards=True):.3f} → "
+                     f"{run.expected_reward('final', guards=True):.3f} |")
+    return "\n".join(lines)
 
 
 def _prompts(ids: Sequence[str]) -> list[Prompt]:
