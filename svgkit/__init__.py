@@ -40,4 +40,6 @@ import os
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+__all__ = ["__version__"]
+
 __version__ = "0.1.0"

@@ -511,6 +511,7 @@ class StepSpec(NamedTuple):
     offline: str
 
 
+#: The tutorial's steps and what each needs to run live (the README's mode table; tests/test_readme.py).
 STEPS: dict[str, StepSpec] = {
     "dataset": StepSpec(None, "downloads SVGBench (pinned commit, sha256, cache)",
                         "uses the bundled prompts written for this tutorial"),

@@ -22,18 +22,41 @@ def _png_size(png: bytes) -> tuple[int, int]:
     return Image.open(io.BytesIO(png)).size
 
 
+Box = tuple[int, int, int, int]
+
+
+def _tile_regions(index: int, *, columns: int, tile: int) -> tuple[Box, Box]:
+    """The picture box and the second caption line of tile ``index`` (the sheet's layout: 10 px pad, 16 px lines)."""
+    x0 = 10 + (index % columns) * (tile + 10)
+    y0 = 10 + (index // columns) * (tile + 10 + 2 * 16 + 4)
+    return (x0, y0, x0 + tile, y0 + tile), (x0, y0 + tile + 20, x0 + tile, y0 + tile + 36)
+
+
+def _share(sheet, box, test) -> float:
+    pixels = [sheet.getpixel((x, y)) for x in range(box[0], box[2]) for y in range(box[1], box[3])]
+    return sum(map(test, pixels)) / len(pixels)
+
+
+def _placeholder_grey(p):
+    return p == (217, 217, 217)
+
+
+def _failure_red(p):
+    return p[0] - max(p[1], p[2]) > 60  # the failure line is drawn in #a33
+
+
 def test_answers_sheet_draws_every_answer_and_marks_the_failures(scored):
-    sheet = gallery.answers_sheet(scored, columns=3, tile=100)
+    sheet = gallery.answers_sheet(scored, columns=3, tile=100).convert("RGB")
     rows = -(-len(scored) // 3)
     assert sheet.width >= 3 * 100 and sheet.height >= rows * 100
-    truncated = next(a for a in scored if a.example_id == "sc01-c")
-    assert gallery._caption(gallery_extraction(truncated), None) == "truncated SVG"
-
-
-def gallery_extraction(answer):
-    from svgkit.svg import extract_svg
-
-    return extract_svg(answer.response)
+    for index, answer in enumerate(scored):
+        picture, failure_line = _tile_regions(index, columns=3, tile=100)
+        if answer.example_id == "sc01-c":  # truncated: a "not drawn" tile with the reason in red under it
+            assert _share(sheet, picture, _placeholder_grey) > 0.8
+            assert _share(sheet, failure_line, _failure_red) > 0.01
+        else:  # drawn, nothing removed: a picture, no failure line
+            assert _share(sheet, picture, _placeholder_grey) < 0.1, answer.example_id
+            assert _share(sheet, failure_line, _failure_red) == 0, answer.example_id
 
 
 def test_answer_html_shows_verdicts_labels_and_escapes_text(scored):
@@ -87,10 +110,17 @@ def test_scores_and_calibration_tables(scored):
 def test_contact_sheet_placeholder_for_missing_images():
     red = io.BytesIO()
     Image.new("RGB", (50, 30), "red").save(red, format="PNG")
-    sheet = gallery.contact_sheet([(red.getvalue(), "red"), (None, "missing", "no SVG")], columns=2, tile=60)
-    assert sheet.width >= 120
-    pixels = sheet.convert("RGB")
-    assert any(pixels.getpixel((x, y)) == (255, 0, 0) for x in range(0, 60) for y in range(0, 80))
+    items = [(red.getvalue(), "red"), (None, "missing", "no SVG"), (b"not a png", "broken")]
+    sheet = gallery.contact_sheet(items, columns=3, tile=60).convert("RGB")
+    assert sheet.width >= 3 * 60
+    drawn, _ = _tile_regions(0, columns=3, tile=60)
+    assert _share(sheet, drawn, lambda p: p == (255, 0, 0)) > 0.5 and _share(sheet, drawn, _placeholder_grey) == 0
+    for index in (1, 2):  # no PNG, and bytes that are not an image: both get the grey "not drawn" tile
+        box, _ = _tile_regions(index, columns=3, tile=60)
+        assert _share(sheet, box, _placeholder_grey) > 0.7
+        assert _share(sheet, box, lambda p: max(p) < 140) > 0.005, "the tile is labelled (dark 'not drawn' text)"
+    _, second_line = _tile_regions(1, columns=3, tile=60)
+    assert _share(sheet, second_line, _failure_red) > 0.01, "the reason ('no SVG') is written under it"
 
 
 def test_gallery_explains_undecided_and_the_offline_judge_where_the_score_is_shown(scored):
