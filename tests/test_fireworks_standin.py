@@ -19,7 +19,6 @@ from eval_protocol.evaluation import create_evaluation
 from eval_protocol.fireworks_rft import create_dataset_from_jsonl
 from fireworks.lib.dataset_upload import DatasetUploadError, upload_dataset_shards
 
-from svgkit.standin import fireworks as standin_module
 from svgkit.standin.fireworks import (
     STANDIN_ACCOUNT,
     BuildPlan,
@@ -508,7 +507,8 @@ def test_environment_points_eval_protocol_and_the_sdk_here_and_is_restored(fw, m
     assert env == {"FIREWORKS_API_BASE": fw.url, "FIREWORKS_BASE_URL": fw.url, "FIREWORKS_ACCOUNT_ID": STANDIN_ACCOUNT}
     with fw.activate():
         assert get_fireworks_api_base() == fw.url
-        assert list(fireworks.Fireworks(api_key=fw.rehearsal_key, max_retries=0).datasets.list()) == []
+        with fireworks.Fireworks(api_key=fw.rehearsal_key, max_retries=0) as sdk:
+            assert list(sdk.datasets.list()) == []
     assert os.environ["FIREWORKS_BASE_URL"] == "https://example.invalid"
     assert "FIREWORKS_API_BASE" not in os.environ and "FIREWORKS_API_KEY" not in os.environ
     assert fw.rehearsal_key not in _dump(fw)
@@ -522,22 +522,15 @@ def test_dashboard_pages_say_they_are_not_fireworks(fw, client, tmp_path):
 
 
 def test_the_cli_serves_and_prints_the_environment_without_a_key():
-    proc = subprocess.Popen([sys.executable, "-m", "svgkit.standin.fireworks", "--port", "0", "--speed", "10"],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        lines = [proc.stdout.readline() for _ in range(7)]
-        url = lines[0].split(" on ")[-1].strip()
-        assert "not Fireworks" in lines[0] and f"export FIREWORKS_API_BASE={url}" in "".join(lines)
-        assert "export FIREWORKS_API_KEY=<any non-empty value" in "".join(lines)
-        resp = httpx.get(f"{url}/verifyApiKey", headers={"Authorization": f"Bearer {KEY}"})
-        assert resp.headers["x-fireworks-account-id"] == STANDIN_ACCOUNT
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def test_exported_names_exist_and_are_sorted():
-    names = standin_module.__all__
-    assert all(hasattr(standin_module, n) for n in names)
-    consts = [n for n in names if n.isupper()]
-    assert names == consts + sorted(n for n in names if not n.isupper()) and consts == sorted(consts)
+    with subprocess.Popen([sys.executable, "-m", "svgkit.standin.fireworks", "--port", "0", "--speed", "10"],
+                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            lines = [proc.stdout.readline() for _ in range(7)]
+            url = lines[0].split(" on ")[-1].strip()
+            assert "not Fireworks" in lines[0] and f"export FIREWORKS_API_BASE={url}" in "".join(lines)
+            assert "export FIREWORKS_API_KEY=<any non-empty value" in "".join(lines)
+            resp = httpx.get(f"{url}/verifyApiKey", headers={"Authorization": f"Bearer {KEY}"})
+            assert resp.headers["x-fireworks-account-id"] == STANDIN_ACCOUNT
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=10)  # drains and closes the pipes

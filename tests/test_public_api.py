@@ -55,8 +55,6 @@ TEST_PRIVATE_USES = {
     ("test_bench.py", "_report"),
     # the pytest output summariser, on output a real failing run would print
     ("test_quiet_import.py", "_run_summary"),
-    # the raw create call under eval-protocol's CLI, to prove its arguments match the SDK's
-    ("test_rft.py", "_create_rft_job"),
 }
 
 
