@@ -19,7 +19,9 @@ Modules, one concern each:
 - :mod:`svgkit.evaluator`   the ``@evaluation_test`` itself (collected by pytest, uploaded in 03)
 - :mod:`svgkit.fireworks_api`  the Fireworks control plane: secrets, datasets, evaluators, RFT jobs, deployments
 - :mod:`svgkit.rehearsal`   where a notebook's Fireworks steps go: live, or a rehearsal on the stand-in
+- :mod:`svgkit.upload`      notebook 03: the evaluator bundle, its free preflight, the upload
 - :mod:`svgkit.rft`         notebook 04: the RFT job spec, estimate, learning signal, launch, monitoring
+- :mod:`svgkit.training_log`  the per-step training table, one format for the miniature and live jobs
 - :mod:`svgkit.standin`     local stand-ins for rehearsals: chat completions, the Fireworks API, the tracing gateway
 - :mod:`svgkit.rollout_server`  the remote rollout server (``python -m svgkit.rollout_server``);
   :mod:`svgkit.remote_rehearsal` runs the evaluator against it offline
