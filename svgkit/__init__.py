@@ -21,7 +21,9 @@ Modules, one concern each:
 - :mod:`svgkit.rehearsal`   where a notebook's Fireworks steps go: live, or a rehearsal on the stand-in
 - :mod:`svgkit.upload`      notebook 03: the evaluator bundle, its free preflight, the upload
 - :mod:`svgkit.rft`         notebook 04: the RFT job spec, estimate, learning signal, launch, monitoring
-- :mod:`svgkit.training_log`  the per-step training table, one format for the miniature and live jobs
+- :mod:`svgkit.minirft`     RFT in miniature: GRPO on a softmax bandit over fixed answers (not a language
+                            model), on the real reward, offline (``python -m svgkit.minirft``)
+- :mod:`svgkit.training_log`  the per-step training table shared by the miniature and live jobs
 - :mod:`svgkit.standin`     local stand-ins for rehearsals: chat completions, the Fireworks API, the tracing gateway
 - :mod:`svgkit.rollout_server`  the remote rollout server (``python -m svgkit.rollout_server``);
   :mod:`svgkit.remote_rehearsal` runs the evaluator against it offline
