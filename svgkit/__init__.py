@@ -19,6 +19,7 @@ Modules, one concern each:
 - :mod:`svgkit.evaluator`   the ``@evaluation_test`` itself (collected by pytest, uploaded in 03)
 - :mod:`svgkit.fireworks_api`  the Fireworks control plane: secrets, datasets, evaluators, RFT jobs, deployments
 - :mod:`svgkit.rehearsal`   where a notebook's Fireworks steps go: live, or a rehearsal on the stand-in
+- :mod:`svgkit.upload`      notebook 03: the evaluator bundle, its free preflight, the upload
 - :mod:`svgkit.rft`         notebook 04: the RFT job spec, estimate, learning signal, launch, monitoring
 - :mod:`svgkit.minirft`     RFT in miniature: GRPO on a softmax bandit over fixed answers (not a language
                             model), on the real reward, offline (``python -m svgkit.minirft``)
@@ -42,5 +43,7 @@ its bundled price list instead of downloading one, unless you set
 import os
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+__all__ = ["__version__"]
 
 __version__ = "0.1.0"

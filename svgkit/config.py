@@ -42,43 +42,45 @@ from dotenv import dotenv_values, find_dotenv
 __all__ = [
     "DATASET",
     "EVALUATION",
+    "EVALUATOR_ID",
     "FILES",
     "HTTP",
     "JUDGE",
     "LIMITS",
     "MINIRFT",
     "MODELS",
+    "MODEL_PARAMETERS",
+    "PAID_STEPS",
+    "PLATFORM",
+    "PRICES",
+    "REHEARSAL",
+    "RFT",
+    "RFT_PRICING",
+    "ROLLOUT_SERVER",
+    "STEPS",
+    "STEP_KEYS",
+    "TRAINING_LOG",
+    "UPLOAD",
     "DatasetConfig",
     "EvaluationConfig",
     "HttpConfig",
     "JudgeConfig",
     "Limits",
     "MiniRftDefaults",
+    "MissingKeyError",
+    "Mode",
+    "ModeRow",
     "Models",
     "OutputFiles",
-    "PLATFORM",
     "PlatformConfig",
+    "RehearsalConfig",
     "RftConfig",
     "RftPricing",
-    "PRICES",
-    "RFT",
-    "RFT_PRICING",
-    "MODEL_PARAMETERS",
-    "REHEARSAL",
-    "RehearsalConfig",
-    "ROLLOUT_SERVER",
     "RolloutServerConfig",
-    "STEPS",
-    "EVALUATOR_ID",
-    "UPLOAD",
-    "MissingKeyError",
-    "ModeRow",
-    "PAID_STEPS",
-    "STEP_KEYS",
     "Secret",
     "Settings",
+    "Step",
     "StepSpec",
-    "TRAINING_LOG",
     "TrainingLogConfig",
     "UploadConfig",
     "describe_mode",
@@ -88,6 +90,7 @@ __all__ = [
     "with_spending",
 ]
 
+#: The two modes a step runs in, and the steps that have one (the keys of :data:`STEPS`).
 Mode = Literal["offline", "live"]
 Step = Literal["dataset", "generate", "judge", "upload", "rft"]
 
@@ -622,6 +625,7 @@ class StepSpec(NamedTuple):
     offline: str
 
 
+#: The tutorial's steps and what each needs to run live (the README's mode table; tests/test_readme.py).
 STEPS: dict[str, StepSpec] = {
     "dataset": StepSpec(None, "downloads SVGBench (pinned commit, sha256, cache)",
                         "uses the bundled prompts written for this tutorial"),

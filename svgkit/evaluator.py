@@ -23,6 +23,8 @@ from svgkit.judge import default_judge
 PLAN = evaluator_plan()
 JUDGE = default_judge()
 
+__all__ = ["JUDGE", "PLAN", "test_svg_drawing"]
+
 
 @evaluation_test(
     input_dataset=[str(PLAN.dataset)],

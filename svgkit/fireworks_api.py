@@ -65,6 +65,7 @@ __all__ = [
     "FireworksApi",
     "FireworksApiError",
     "KeyRejectedError",
+    "Kind",
     "ModelInfo",
     "Progress",
     "ProgressCallback",
@@ -85,8 +86,9 @@ __all__ = [
 #: RFT job states after which nothing changes (short names: ``JOB_STATE_`` removed).
 TERMINAL_JOB_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "EXPIRED", "EARLY_STOPPED"})
 
+#: The kinds of Fireworks resources svgkit names, creates and cleans up.
 Kind = Literal["evaluator", "dataset", "rft_job", "deployment", "model"]
-T = TypeVar("T")
+_T = TypeVar("_T")
 _ID_RX = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _USER_AGENT = "svgkit (eval-protocol compatible)"
 _UPLOAD_LOCK = threading.Lock()
@@ -415,6 +417,7 @@ class Progress:
         return f"{self.kind} {self.id}: {self.state}{pct}{extra} after {self.elapsed_s:.0f} s"
 
 
+#: Called with each :class:`Progress` while a long platform operation runs.
 ProgressCallback = Callable[[Progress], None]
 
 
@@ -984,7 +987,7 @@ class FireworksApi:
         except fireworks.APIConnectionError as exc:
             raise _unreachable(self.base_url, doing, exc) from exc
 
-    def _maybe(self, call: Callable[[], T], doing: str, what: str) -> T | None:
+    def _maybe(self, call: Callable[[], _T], doing: str, what: str) -> _T | None:
         try:
             with self._calls(doing, what):
                 return call()
@@ -1018,9 +1021,9 @@ class FireworksApi:
                                           "check the network and rerun the cell.") from exc
         return b"".join(chunks)
 
-    def _wait(self, kind: Kind, rid: str, fetch: Callable[[], T | None], done: Callable[[T], bool],
-              describe: Callable[[T], tuple[str, float | None, str]], *, timeout_s: float, poll_s: float,
-              on_progress: ProgressCallback | None) -> T:
+    def _wait(self, kind: Kind, rid: str, fetch: Callable[[], _T | None], done: Callable[[_T], bool],
+              describe: Callable[[_T], tuple[str, float | None, str]], *, timeout_s: float, poll_s: float,
+              on_progress: ProgressCallback | None) -> _T:
         start = time.monotonic()
         deadline = start + timeout_s
         url = self.dashboard_url(kind, rid)
