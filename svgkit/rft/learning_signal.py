@@ -23,9 +23,9 @@ from ..config import MODELS, RFT, Secret, Settings, get_settings, output_path
 from ..dataset import write_rows
 from ..evaluation import ScoredAnswer, score_generations
 from ..generate import BUNDLED_EXAMPLE, Generation, generate
-from ..pricing import CostEstimate, estimate_cost
 from ..judge import Judge, default_judge
 from ..plots import PlotFigure
+from ..pricing import CostEstimate, estimate_cost
 from .spec import RftJobSpec
 from .views import MarkdownView
 
