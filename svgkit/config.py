@@ -447,8 +447,9 @@ GPU_PRICES: dict[str, GpuPrice] = {
                                  "(plans/fireworks-ai-plans-pricing.yml, page read 2026-10-07)", "2026-12-01"),
     "NVIDIA_H200_141GB": GpuPrice(8.00, "fireworks.ai/pricing as transcribed by github.com/api-evangelist/fireworks-ai "
                                   "(plans/fireworks-ai-plans-pricing.yml, page read 2026-10-07)", "2026-12-01"),
-    "NVIDIA_B200_180GB": GpuPrice(13.00, "fireworks.ai/pricing as transcribed by github.com/api-evangelist/fireworks-ai "
-                                  "(plans/fireworks-ai-plans-pricing.yml, page read 2026-10-07)", "2026-12-01"),
+    "NVIDIA_B200_180GB": GpuPrice(13.00, "fireworks.ai/pricing as transcribed by "
+                                  "github.com/api-evangelist/fireworks-ai (plans/fireworks-ai-plans-pricing.yml, "
+                                  "page read 2026-10-07)", "2026-12-01"),
     "NVIDIA_A100_80GB": GpuPrice(3.89, "an older stored copy of fireworks.ai/pricing (\"$3.89 per hour for one NVIDIA "
                                  "A100 80 GB GPU\"; its date is unknown)", "2026-12-01"),
 }
