@@ -49,6 +49,7 @@ __all__ = [
     "HTTP",
     "JUDGE",
     "LIMITS",
+    "MINIRFT",
     "MODELS",
     "AnalysisConfig",
     "DatasetConfig",
@@ -58,6 +59,7 @@ __all__ = [
     "HttpConfig",
     "JudgeConfig",
     "Limits",
+    "MiniRftDefaults",
     "Models",
     "OutputFiles",
     "PLATFORM",
@@ -482,6 +484,36 @@ class PlatformConfig:
 
 
 PLATFORM = PlatformConfig()
+
+
+@dataclass(frozen=True)
+class MiniRftDefaults:
+    """Defaults of the RFT miniature (:mod:`svgkit.minirft`): a softmax bandit, not a language model.
+
+    Sized so the default run (prompts x candidates, each scored once, then ``steps`` cheap
+    updates) takes well under a minute on 2 cores: ``python -m svgkit.bench --minirft``.
+    """
+
+    #: 24 steps of 5 prompts over 10 prompts: 12 epochs.
+    steps: int = 24
+    seed: int = 0
+    #: Bundled prompts it trains on (every category; sc08's candidates all score 0 under the rule
+    #: judge, ic01's nearly all 0.1: the zero-spread lesson). About 160 candidates in all.
+    prompt_ids: tuple[str, ...] = ("sc02", "sc08", "ui03", "ui08", "dg02", "dg05", "dg08", "ic01", "ic07", "ic08")
+    #: Prompts per step (the training set is reshuffled at each epoch and taken in batches).
+    prompts_per_step: int = 5
+    #: Samples per prompt per step: GRPO's group size (upstream ``response_candidates_count``).
+    group_size: int = 8
+    learning_rate: float = 3.0
+    #: Weight of the KL penalty towards the starting policy.
+    kl_coef: float = 0.05
+    #: GRPO's epsilon in ``(r - mean) / (std + eps)``.
+    advantage_eps: float = 1e-6
+    #: Candidates scored at once.
+    concurrency: int = 2
+
+
+MINIRFT = MiniRftDefaults()
 
 
 @dataclass(frozen=True)
