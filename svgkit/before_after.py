@@ -26,19 +26,30 @@ from .rft.views import MarkdownView
 from .training_log import TrainingLog, log_from_points
 
 if TYPE_CHECKING:
+    from .analysis import BeforeAfter
     from .deploy import ServedModel
+    from .display import Markdown
     from .evaluation import ScoredAnswer
     from .judge import Judge
+    from .minirft import MiniRftRun
+    from .rehearsal import PlatformSession
     from .rft.monitor import JobWatch
 
 __all__ = [
     "HOLDOUT_NEEDS_LIVE",
+    "MINIATURE_SOURCE",
     "HoldoutPlan",
     "HoldoutRun",
+    "job_outcome",
     "job_training_log",
+    "miniature_comparison",
     "plan_holdout",
     "sample_holdout",
 ]
+
+#: How every figure and table made from the miniature names its source.
+MINIATURE_SOURCE = ("RFT miniature (offline): a bandit choosing among fixed answers, on its training prompts; "
+                    "not a language model")
 
 #: Why the holdout comparison does not run offline (shown wherever it would be).
 HOLDOUT_NEEDS_LIVE = (
@@ -46,6 +57,36 @@ HOLDOUT_NEEDS_LIVE = (
     "on prompts training never saw. Offline there is no model to sample (the stand-in's deployments serve "
     "no answers), and the RFT miniature cannot stand in for it: a bandit that picks among fixed answers to "
     "the training prompts has nothing to say about a prompt it has no answers for.")
+
+
+def job_outcome(session: "PlatformSession", **options: Any) -> "JobWatch | Markdown":
+    """The recorded RFT job's outcome (:func:`svgkit.rft.watch_job`), or a note when none is recorded.
+
+    Args:
+        session: From :func:`svgkit.rehearsal.open_platform`.
+        options: Passed on to :func:`svgkit.rft.watch_job` (``progress``, ``timeout_s``, ...).
+    """
+    from .display import Markdown
+    from .rft import load_job_record, watch_job
+
+    if load_job_record(session) is None:
+        where = "a rehearsal on the stand-in" if session.rehearsal else "Fireworks"
+        return Markdown(f"No RFT job is recorded for {where}: run notebook 04 first (its launch cell records the job "
+                        "it starts), then rerun this cell.")
+    return watch_job(session, **options)
+
+
+def miniature_comparison(run: "MiniRftRun") -> "BeforeAfter":
+    """:func:`svgkit.analysis.compare` on a miniature run: the starting policy's answers against the final one's.
+
+    Both are scored by the evaluator's reward (guards on); categories are the bundled prompts' own.
+    """
+    from .analysis import compare
+    from .dataset import load_bundled_prompts
+
+    categories = {f"row_{p.index}": p.category or "" for p in load_bundled_prompts()}
+    return compare(run.scored_answers("start"), run.scored_answers("final"), source=MINIATURE_SOURCE,
+                   categories=categories)
 
 
 def job_training_log(watch: "JobWatch", *, run: str | None = None) -> TrainingLog | None:

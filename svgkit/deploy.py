@@ -34,6 +34,7 @@ from .rft.views import MarkdownView
 
 if TYPE_CHECKING:
     from .rehearsal import PlatformSession
+    from .rft.launch import OutputModel
 
 __all__ = [
     "CleanupOutcome",
@@ -47,6 +48,7 @@ __all__ = [
     "plan_serving",
     "serve_base_model",
     "serve_model",
+    "serve_output_model",
 ]
 
 Purpose = Literal["tuned", "base"]
@@ -209,8 +211,8 @@ class ServedModel(MarkdownView):
         purpose: ``tuned`` or ``base``.
         model: The model.
         how: ``deployment`` (on an on-demand deployment), ``serverless``, ``planned`` (live without
-            the opt-in: nothing sent), ``failed`` (the deployment FAILED) or ``waiting`` (not READY
-            by the deadline: rerun the cell).
+            the opt-in: nothing sent), ``failed`` (the deployment FAILED), ``waiting`` (not READY
+            by the deadline: rerun the cell) or ``unavailable`` (there is no model to serve yet).
         inference_model: The ``model`` of chat completions (``<model>#<deployment>``), when it serves.
         base_url: The OpenAI-compatible endpoint (Fireworks' inference API).
         deployment: The deployment as last seen.
@@ -221,7 +223,7 @@ class ServedModel(MarkdownView):
 
     purpose: str
     model: str
-    how: Literal["deployment", "serverless", "planned", "failed", "waiting"]
+    how: Literal["deployment", "serverless", "planned", "failed", "waiting", "unavailable"]
     inference_model: str | None
     base_url: str
     deployment: DeploymentInfo | None
@@ -415,6 +417,26 @@ class _StateBar:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+
+
+def serve_output_model(session: "PlatformSession", output: "OutputModel", *, allow: bool,
+                       **options: Any) -> ServedModel:
+    """Serve the RFT job's output model (:func:`svgkit.rft.find_output_model`) with :func:`serve_model`.
+
+    When the job has written no model yet (none launched, still running, failed), nothing is sent
+    and the result is ``unavailable`` with the job's own explanation.
+
+    Args:
+        session: From :func:`svgkit.rehearsal.open_platform`.
+        output: From :func:`svgkit.rft.find_output_model`.
+        allow: The cell's opt-in for the deployment.
+        options: Passed on to :func:`serve_model`.
+    """
+    if output.model is None or not output.ready:
+        return ServedModel("tuned", output.model.name if output.model else "", "unavailable", None,
+                           MODELS.fireworks_base_url, None, None, f"Nothing to serve yet. {output.message}",
+                           session.rehearsal)
+    return serve_model(session, output.model.name, allow=allow, purpose="tuned", **options)
 
 
 def serve_base_model(session: "PlatformSession", *, allow: bool, model: str = MODELS.training_base,
