@@ -591,7 +591,7 @@ DEPLOYMENT = DeploymentConfig()
 
 @dataclass(frozen=True)
 class AnalysisConfig:
-    """Defaults of notebook 05's analyses (:mod:`svgkit.analysis`, :mod:`svgkit.compare`, :mod:`svgkit.report`)."""
+    """Defaults of notebook 05's analyses (:mod:`svgkit.analysis`, :mod:`svgkit.before_after`, :mod:`svgkit.report`)."""
 
     #: Samples per holdout prompt from each model (before and after).
     holdout_samples: int = 4

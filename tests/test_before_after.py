@@ -118,3 +118,12 @@ def test_a_job_s_reward_curve_becomes_a_training_table():
     assert log.source == "wandb" and log.run == "job-1" and not log.is_miniature
     assert before_after.job_training_log(_watch(None)) is None
     assert before_after.job_training_log(_watch([])) is None
+
+
+def test_with_no_job_recorded_the_outcome_says_to_run_notebook_04(tmp_path):
+    s = open_platform("deploy", state_dir=tmp_path / "standin", speed=600)
+    try:
+        outcome = before_after.job_outcome(s, progress=False)
+        assert "run notebook 04 first" in outcome and not isinstance(outcome, JobWatch)
+    finally:
+        s.close()

@@ -191,3 +191,10 @@ def test_the_tuned_model_of_a_rehearsed_job_is_served_by_live_merge(tmp_path, se
     assert served.ready and served.deployment.base_model == output.model.name  # the LoRA itself: live merge
     assert served.deployment.id.startswith(DEPLOYMENT.id_prefix + "-tuned-")
     assert deploy.cleanup_deployments(session).deleted == (served.deployment.id,)
+
+
+def test_no_output_model_yet_means_nothing_is_deployed_and_the_job_s_reason_is_shown(session):
+    output = rft.find_output_model(session)  # nothing launched in this session's state
+    served = deploy.serve_output_model(session, output, allow=True, progress=False)
+    assert served.how == "unavailable" and not served.ready and served.deployment is None
+    assert "launch one first" in served.message and not _posts(session.standin)
