@@ -412,6 +412,8 @@ class _StateBar:
 
     def update(self, p: Progress) -> None:
         if self._bar is not None:
+            if p.state in ("READY", "FAILED") and self._bar.n < 1:
+                self._bar.update(1)  # the wait is over: the bar ends full (and is saved so in notebooks)
             self._bar.set_postfix_str(p.state + (f" · {p.detail}" if p.detail else ""), refresh=True)
 
     def close(self) -> None:
