@@ -401,14 +401,14 @@ def _wait(session: "PlatformSession", deployment_id: str, *, timeout_s: float | 
 
 
 class _StateBar:
-    """A tqdm line with the deployment's state and the time waited (deployments report no percent)."""
+    """A tqdm bar with the deployment's state; it fills when the wait is over (deployments report no percent)."""
 
     def __init__(self, enabled: bool, deployment_id: str) -> None:
         self._bar = None
         if enabled:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=1, desc=f"deployment {deployment_id}", bar_format="{desc}: {postfix} [{elapsed}]")
+            self._bar = tqdm(total=1, desc=f"deployment {deployment_id}")
 
     def update(self, p: Progress) -> None:
         if self._bar is not None:
