@@ -377,6 +377,7 @@ class ModelInfo:
         display_name: Display name.
         fine_tuning_job: The job that made it, if any.
         create_time: When it was created.
+        supports_serverless: Whether Fireworks serves it serverless (``None``: the service did not say).
     """
 
     id: str
@@ -387,6 +388,7 @@ class ModelInfo:
     display_name: str
     fine_tuning_job: str
     create_time: datetime | None
+    supports_serverless: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -1143,7 +1145,7 @@ def _deployment(d: Any) -> DeploymentInfo:
 def _model(m: Any) -> ModelInfo:
     return ModelInfo(_short(m.name or ""), m.name or "", m.state or "STATE_UNSPECIFIED", m.kind or "",
                      (m.peft_details.base_model if m.peft_details else "") or "", m.display_name or "",
-                     m.fine_tuning_job or "", _time(m.create_time))
+                     m.fine_tuning_job or "", _time(m.create_time), m.supports_serverless)
 
 
 # --------------------------------------------------------------------------- error messages
