@@ -478,8 +478,10 @@ class FireworksStandin(StandinServer):
                 with self._db_lock:
                     self._tick()
                     out = handler(request)
-                    if request.method != "GET":
-                        self._save()
+                    # Every request saves, polls too: the saved clock is then the last time anyone
+                    # looked, so a stand-in reopened on this state (the next notebook) does not go
+                    # back to before a build or job it already reported finished.
+                    self._save()
                 return out if isinstance(out, Response) else Response.json(out)
             except _Fail as fail:
                 return self.error(fail.status, fail.args[0])
