@@ -100,6 +100,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from .._environ import patched_environ
 from ..config import MODELS
 from .base import Request, Response, StandinServer
 
@@ -347,17 +348,8 @@ class FireworksStandin(StandinServer):
     @contextlib.contextmanager
     def activate(self) -> Iterator["FireworksStandin"]:
         """Set :meth:`environment` in ``os.environ`` for a ``with`` block, then restore it."""
-        env = self.environment()
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
+        with patched_environ(self.environment()):
             yield self
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
 
     def advance(self, seconds: float) -> None:
         """Move simulated time forward by ``seconds`` and apply every transition that became due."""
