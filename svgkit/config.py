@@ -153,8 +153,9 @@ class JudgeConfig:
     retry_max_total_s: float = 60.0
     request_timeout_s: float = 60.0
     concurrency: int = 4
-    #: Bumped whenever the judge prompt changes, so cached verdicts are not reused.
-    prompt_version: str = "v1"
+    #: Bumped whenever the judge prompt changes, so cached verdicts are not reused (v2: system
+    #: message with the judging rules, transcription and written-only flags in the output).
+    prompt_version: str = "v2"
     #: Share of the canvas that must differ from the background for a picture to count as drawn.
     min_ink_share: float = 0.002
     #: A drawing whose ink bounding box covers less than this share of the canvas is flagged tiny.
@@ -168,13 +169,41 @@ class JudgeConfig:
     #: ... or this share of its content words (hack guard).
     written_word_share: float = 0.85
     #: Rule judge: bumped whenever its rules change (part of its cache key).
-    rule_version: str = "r2"
+    rule_version: str = "r3"
     #: Rule judge: share of the pixels a colour must cover to count as present.
     colour_presence_share: float = 0.0001
     #: Rule judge: share of a region's pixels a colour must cover to count as present there.
     region_presence_share: float = 0.004
     #: Rule judge: a requirement with more unexplained content words than this stays undecided.
     rule_max_residual_words: int = 2
+    # --- hack guards against noise and swatches (svgkit.guards.clutter_stats, on the text-free picture).
+    # Measured on the bundled examples: honest drawings have colour boundaries on at most 5.6% of
+    # their pixels, spread over at most 49% of the grid; 2,000 random shapes give 18-23% and 94-100%.
+    #: Noise: at least this share of the pixels lies on a boundary between two colours...
+    noise_edge_share: float = 0.09
+    #: ... spread over at least this share of a 16 x 12 grid's cells.
+    noise_edge_spread: float = 0.7
+    #: Swatches: a patch whose larger side is under this share of the canvas's larger side is small...
+    swatch_max_side: float = 0.025
+    #: ... and at least this many small patches ...
+    swatch_min_patches: int = 8
+    #: ... holding at least this share of what is drawn make a picture of swatches.
+    swatch_share: float = 0.6
+    # --- what the rule judge counts as seen (svgkit.judge.evidence)
+    #: A text counts as visible when at least this share of its glyph pixels...
+    text_visible_share: float = 0.3
+    #: ... differ from the picture without the text by at least this much (0-255, per channel).
+    text_min_contrast: int = 40
+    #: A colour counts in a region or on a shape only as a patch that a square of this share of the
+    #: canvas's shorter side fits into (scattered pixels, thin lines and tiny swatches do not).
+    solid_patch_share: float = 0.01
+    #: Neighbouring pixels that differ by more than this (0-255, a channel) are an edge: an outline
+    #: or a shape's border, not a gradient (what a label must sit on or beside to belong to an object).
+    edge_contrast: int = 12
+    #: Rule judge: at most this many ``<text>`` elements are read; with more, text requirements stay undecided.
+    rule_max_texts: int = 300
+    #: Rule judge: seconds of work on one answer; past it, what is not decided stays undecided, with the reason.
+    rule_budget_s: float = 2.0
 
 
 JUDGE = JudgeConfig()

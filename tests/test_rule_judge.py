@@ -107,8 +107,9 @@ def test_without_svg_reads_pixels_only(scene):
 
 def test_without_locating_text_a_label_position_is_undecided(scene):
     v = RuleJudge(locate_text=False).judge(scene, ["The title 'Farm Day' appears at the top.",
-                                                   "A sign reads 'Farm Day'."])
-    assert [(i.fulfilled, i.decided) for i in v.items] == [(False, False), (True, True)]
+                                                   "The words 'Farm Day' are written.", "A sign reads 'Farm Day'."])
+    # the text is there; where it is, and whether a sign carries it, was not measured
+    assert [(i.fulfilled, i.decided) for i in v.items] == [(False, False), (True, True), (False, False)]
     assert "position could not be measured" in v.items[0].reason
 
 
@@ -148,10 +149,14 @@ def test_colour_with_shape(shapes):
 
 
 def test_text_colour(shapes, scene):
-    v = rule(shapes, ["The labels are white.", "The button reads 'Go' in white text.",
-                      "The button reads 'Go' in black letters.", "The word 'Go' is written in cream or white letters."])
+    v = rule(shapes, ["The labels are white.", "The word 'Go' is written in white text.",
+                      "The word 'Go' is written in black letters.", "The word 'Go' is written in cream or white letters."])
     assert [i.fulfilled for i in v.items] == [True, True, False, True]
     assert all(i.decided for i in v.items)
+    # 'Go' stands alone on the empty canvas: no button is drawn under or beside it
+    v = rule(shapes, ["The button reads 'Go' in white text.", "The button reads 'Go' in black letters."])
+    assert [(i.fulfilled, i.decided) for i in v.items] == [(False, False), (False, True)]
+    assert "alone" in v.items[0].reason
     v = rule(scene, ["The labels are red."])  # "Farm Day" black, "Open 9-5" white
     assert not v.items[0].fulfilled and v.items[0].decided
 
@@ -233,11 +238,13 @@ def test_inventory_reads_inherited_paints_gradients_and_what_is_not_drawn():
 
 def test_evidence_locates_texts_and_flags_spelled_out_ones(scene):
     ev = gather_evidence(scene.png, scene.svg, ["The sign says Open 9-5 to all visitors."])
-    (title, box), (hours, _) = ev.texts
-    assert title == "Farm Day" and box[1] < 0.2 and ev.has_svg and not ev.tiny
+    title, hours = ev.texts
+    assert title.text == "Farm Day" and title.box[1] < 0.2 and ev.has_svg and not ev.tiny
+    assert title.visible and hours.visible
+    assert not title.anchored and hours.anchored  # the title floats on the sky, the hours sit on the grass
     assert ev.spelled_out == frozenset()
     ev = gather_evidence(scene.png, scene.svg, ["A farm day sign."], locate_text=False)
-    assert all(b is None for _, b in ev.texts)
+    assert all(t.box is None and t.visible is None for t in ev.texts)
 
 
 # ------------------------------------------------------------------ coverage
