@@ -12,13 +12,24 @@ Modules, one concern each:
 - :mod:`svgkit.judge`       per-requirement verdicts: vision LLM judge, offline rule judge, cache
 - :mod:`svgkit.reward`      the reward: fulfilled / total as an Eval Protocol ``EvaluateResult``
 - :mod:`svgkit.calibrate`   how far to trust a judge, against hand-made labels
+- :mod:`svgkit.http_client` one HTTP layer for OpenAI-compatible calls: retries, hard deadlines, breaker, key scrubbing
+- :mod:`svgkit.pricing`     the one price lookup, token costs, and cost estimates before a run
 - :mod:`svgkit.generate`    sampling answers from an OpenAI-compatible endpoint, resumable
 - :mod:`svgkit.evaluation`  Eval Protocol glue: evaluator plan, row scoring, running under pytest
 - :mod:`svgkit.evaluator`   the ``@evaluation_test`` itself (collected by pytest, uploaded in 03)
 - :mod:`svgkit.fireworks_api`  the Fireworks control plane: secrets, datasets, evaluators, RFT jobs, deployments
-- :mod:`svgkit.standin`     local stand-ins of the services (chat completions, the Fireworks API) for rehearsals
+- :mod:`svgkit.rehearsal`   where a notebook's Fireworks steps go: live, or a rehearsal on the stand-in
+- :mod:`svgkit.rft`         notebook 04: the RFT job spec, estimate, learning signal, launch, monitoring
+- :mod:`svgkit.standin`     local stand-ins for rehearsals: chat completions, the Fireworks API, the tracing gateway
+- :mod:`svgkit.rollout_server`  the remote rollout server (``python -m svgkit.rollout_server``);
+  :mod:`svgkit.remote_rehearsal` runs the evaluator against it offline
 - :mod:`svgkit.plots`, :mod:`svgkit.gallery`, :mod:`svgkit.display`  figures and views for notebooks
-- :mod:`svgkit.runner`      runs the notebook series (``make tutorial``); :mod:`svgkit.bench` benchmarks
+- :mod:`svgkit.runner`      runs the notebook series (``make tutorial``) and refreshes the committed
+                            notebooks (``make notebooks``); :mod:`svgkit.bench` benchmarks
+- :mod:`svgkit.browser_check`  the series in JupyterLab in headless Chromium (``make browser-check``)
+
+Eval Protocol's models are imported through ``svgkit._ep``, which keeps out the deprecation
+warning eval-protocol forces on at import (see that module).
 
 Importing svgkit never touches the network: litellm (pulled in by Eval Protocol) is told to use
 its bundled price list instead of downloading one, unless you set

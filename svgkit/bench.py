@@ -17,6 +17,12 @@ tests. Also writes the contact sheet (``assets/contact_sheet.png``) unless ``--n
 compares svgkit's renders of the bundled examples with headless Chromium screenshots of the
 same SVGs embedded the way upstream embeds them, and prints the SSIM per example and overall.
 Chromium runs with networking disabled.
+
+``python -m svgkit.bench --rollout-server`` instead measures the remote rollout server's
+``POST /init`` latency: rounds of 50 concurrent requests (real ``InitRequest`` bodies) to
+``python -m svgkit.rollout_server`` in its own process, while the stand-in model takes seconds to
+answer each rollout, so later rounds meet a server busy with the earlier rounds' rollouts. It
+prints p50, p95 and max (target: p95 at most 50 ms) and how long until every rollout reported.
 """
 
 import argparse
@@ -26,8 +32,10 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-__all__ = ["BenchReport", "evaluator_bench", "fidelity", "run_bench", "ssim", "stress_set"]
+__all__ = ["BenchReport", "evaluator_bench", "fidelity", "rollout_server_bench", "run_bench", "ssim", "stress_set"]
 
 
 @dataclass(frozen=True)
@@ -286,6 +294,114 @@ def evaluator_bench(*, runs: int = 2) -> list[str]:
     return lines
 
 
+def _init_body(rollout_id: str, model_base_url: str) -> dict:
+    from .dataset import load_bundled_prompts, to_eval_rows
+
+    (row,) = to_eval_rows(load_bundled_prompts()[:1])
+    ids = {"rollout_id": rollout_id, "invocation_id": "bench", "experiment_id": "bench", "run_id": "bench",
+           "row_id": f"row-{rollout_id}"}
+    path = "".join(f"/{k}/{v}" for k, v in ids.items())
+    return {"completion_params": {"model": "fireworks_ai/accounts/fireworks/models/qwen3-0p6b", "temperature": 0.8,
+                                  "max_tokens": 4096, "extra_body": {"reasoning_effort": "low"}},
+            "messages": row["messages"], "model_base_url": model_base_url + path, "metadata": ids,
+            "api_key": "bench-not-a-key"}
+
+
+def _cpu_ms(pid: int) -> float | None:
+    """CPU time (user + system) a process has used so far, in ms (Linux ``/proc``; else ``None``)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK") * 1000
+
+
+def rollout_server_bench(*, concurrent: int = 50, rounds: int = 3, model_delay_s: float = 3.0,
+                         pause_s: float = 0.5, startup_timeout_s: float = 90.0) -> list[str]:
+    """``/init`` latency of ``python -m svgkit.rollout_server`` while the model takes ``model_delay_s``.
+
+    Each round posts ``concurrent`` requests at once (aiohttp, as ``RemoteRolloutProcessor``
+    does) and times each one; the next round follows ``pause_s`` later, while the earlier
+    rounds' rollouts are still waiting for the model. Also reports the server's CPU time per
+    ``/init`` (everything it did meanwhile, model calls included, divided by the requests),
+    which a busy machine does not inflate the way it inflates wall-clock latency.
+    """
+    import asyncio
+    import json
+
+    import aiohttp
+
+    from .config import ROLLOUT_SERVER
+    from .dataset import load_examples
+    from .rollout_server import start_server_process
+    from .standin.gateway import GatewayStandin
+
+    with GatewayStandin(default=load_examples()[0].response, model_delay_s=model_delay_s) as gateway:
+        env = {**os.environ, "FW_TRACING_GATEWAY_BASE_URL": gateway.gateway_url,
+               "SVGKIT_ROLLOUT_MAX_QUEUED": str(max(ROLLOUT_SERVER.max_queued, concurrent * rounds))}
+        for key in ("FIREWORKS_API_KEY", "EP_REMOTE_API_KEY"):
+            env.pop(key, None)
+        server = start_server_process(env=env, startup_timeout_s=startup_timeout_s)
+        url = server.url
+        try:
+            async def post(session: Any, rid: str) -> tuple[float, int]:
+                body = json.dumps(_init_body(rid, gateway.model_base_url))
+                start = time.perf_counter()
+                async with session.post(f"{url}/init", data=body,
+                                        headers={"content-type": "application/json"}) as resp:
+                    await resp.read()
+                return (time.perf_counter() - start) * 1000, resp.status
+
+            async def run() -> tuple[list[float], list[int], float]:
+                # aiohttp, as RemoteRolloutProcessor posts: one session, no connection limit
+                async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+                    started = time.monotonic()
+                    results = []
+                    for r in range(rounds):
+                        if r:
+                            await asyncio.sleep(pause_s)
+                        results += await asyncio.gather(*(post(session, f"b{r}-{i}") for i in range(concurrent)))
+                return [ms for ms, _ in results], [code for _, code in results], started
+
+            async def warm_up() -> None:  # one whole rollout first, so lazy imports are not timed
+                async with aiohttp.ClientSession() as session:
+                    await post(session, "warm-up")
+                until = time.monotonic() + model_delay_s + 60
+                while gateway.status("warm-up") is None and time.monotonic() < until:
+                    await asyncio.sleep(0.05)
+
+            asyncio.run(warm_up())
+            cpu_before = _cpu_ms(server.process.pid)
+            latencies, codes, started = asyncio.run(run())
+            cpu_bursts = _cpu_ms(server.process.pid)
+            total = concurrent * rounds + 1
+            wait_until = time.monotonic() + model_delay_s * 3 + 60
+            while len(gateway.final_statuses()) < total and time.monotonic() < wait_until:
+                time.sleep(0.05)
+            all_done_s = time.monotonic() - started
+            cpu_after = _cpu_ms(server.process.pid)
+        finally:
+            server.stop()
+        finals = gateway.final_statuses()
+    ordered = sorted(latencies)
+    p50, p95 = statistics.median(ordered), statistics.quantiles(ordered, n=100, method="inclusive")[94]
+    finished = sum(e.status["code"] == 100 for e in finals.values())  # Status.Code.FINISHED
+    def per_init(until: float | None) -> str:
+        return "n/a" if cpu_before is None or until is None else f"{(until - cpu_before) / len(ordered):.2f} ms"
+
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    return [
+        f"rollout server /init: {rounds} rounds of {concurrent} concurrent requests, model answers in "
+        f"{model_delay_s:g} s; {len(ordered)} timed, statuses {sorted(set(codes))}",
+        f"/init latency: p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {ordered[-1]:.1f} ms (target p95 <= 50 ms)",
+        f"rollouts reported to the gateway: {len(finals)} of {total} ({finished} FINISHED), the last "
+        f"{all_done_s:.1f} s after the first timed /init",
+        f"server CPU per /init: {per_init(cpu_bursts)} while the rounds ran (model calls started), "
+        f"{per_init(cpu_after)} in all (answers and reports included); {os.cpu_count()} cores, "
+        f"load average {load} (wall-clock latency grows with the machine's load)",
+    ]
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m svgkit.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=None, help="pool size (default: one per core)")
@@ -295,7 +411,13 @@ if __name__ == "__main__":
                         help="compare with headless Chromium screenshots (SSIM) instead of timing")
     parser.add_argument("--evaluator", action="store_true",
                         help="time the offline evaluator under pytest on every bundled example, twice")
+    parser.add_argument("--rollout-server", action="store_true",
+                        help="time the rollout server's /init under 50 concurrent requests while the model is slow")
     options = parser.parse_args()
+    if options.rollout_server:
+        for line in rollout_server_bench():
+            print(line)
+        raise SystemExit(0)
     if options.evaluator:
         for line in evaluator_bench():
             print(line)

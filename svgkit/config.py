@@ -4,34 +4,30 @@ Notebooks and library code read their settings from here, never from literals in
 
 Mode
 ----
-Each step of the tutorial runs *live* only when the keys it needs are present:
+Each step of the tutorial runs *live* only when what it needs is there (the README's table
+"Offline and live" says the same, and a test checks that it does):
 
-==============  ==========================  ==========================================
-step            live needs                  offline instead
-==============  ==========================  ==========================================
-``dataset``     any key (and network)       bundled prompts written for this tutorial
-``generate``    ``FIREWORKS_API_KEY``       bundled example responses (not model output)
-``judge``       ``OPENAI_API_KEY``          deterministic rule judge, no network
-``upload``      ``FIREWORKS_API_KEY``       shows what would be uploaded, uploads nothing
-``rft``         ``FIREWORKS_API_KEY``       shows the job spec, launches nothing
-==============  ==========================  ==========================================
-
+==============  ===========================================  ===================================
 ``SVGKIT_MODE=offline`` forces every step offline even with keys set; ``SVGKIT_MODE=live``
-makes a step whose key is missing raise :class:`MissingKeyError` instead of quietly
-falling back. A ``.env`` file in the working directory or a parent is read if present
-(values already in the environment win).
+makes a step whose key is missing raise :class:`MissingKeyError` when it runs instead of
+quietly falling back (the dataset step needs no key: it downloads, and a failed download
+raises instead of falling back to the bundled prompts). The mode banner never raises: it
+says which step would fail. A ``.env`` file in the working directory or a parent is read if
+present (values already in the environment win).
 
 The judge's key may also come from ``SVGKIT_JUDGE_API_KEY`` (it wins over ``OPENAI_API_KEY``),
 for a vision judge on another endpoint such as Fireworks (``SVGKIT_JUDGE_BASE_URL``).
-Paid steps also need the notebook's explicit opt-in (:func:`with_spending`).
+Paid steps also need the notebook's explicit opt-in (:func:`with_spending`): without it they
+stay offline even with ``SVGKIT_MODE=live`` and keys, and the banner says live is held back.
 
 Keys are held in :class:`Secret`, whose ``repr`` and ``str`` only say whether it is set.
 """
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from dotenv import dotenv_values, find_dotenv
 
@@ -39,11 +35,13 @@ __all__ = [
     "DATASET",
     "EVALUATION",
     "FILES",
+    "HTTP",
     "JUDGE",
     "LIMITS",
     "MODELS",
     "DatasetConfig",
     "EvaluationConfig",
+    "HttpConfig",
     "JudgeConfig",
     "Limits",
     "Models",
@@ -51,16 +49,23 @@ __all__ = [
     "PLATFORM",
     "PlatformConfig",
     "RftConfig",
+    "RftPricing",
     "PRICES",
     "RFT",
+    "RFT_PRICING",
+    "MODEL_PARAMETERS",
     "REHEARSAL",
     "RehearsalConfig",
+    "ROLLOUT_SERVER",
+    "RolloutServerConfig",
     "STEPS",
     "MissingKeyError",
     "ModeRow",
     "PAID_STEPS",
+    "STEP_KEYS",
     "Secret",
     "Settings",
+    "StepSpec",
     "describe_mode",
     "get_settings",
     "output_dir",
@@ -79,7 +84,9 @@ class Models:
 
     #: Base model that RFT trains (upstream quickstart: qwen3-0p6b).
     training_base: str = "accounts/fireworks/models/qwen3-0p6b"
-    #: Policy that notebook 02 evaluates before any training spend (upstream's evaluation test model).
+    #: Policy that notebook 02 evaluates before any training spend. Upstream's quickstart evaluator
+    #: (``test_svgagent.py``) runs this strong model, so the reward is seen working on good answers
+    #: before anything is trained; ``SVGKIT_EVAL_MODEL`` (e.g. :attr:`training_base`) swaps it.
     eval_policy: str = "accounts/fireworks/models/gpt-oss-120b"
     #: Vision judge (upstream uses gpt-4.1 on OpenAI).
     judge: str = "gpt-4.1"
@@ -130,7 +137,13 @@ class Limits:
     default_canvas: tuple[int, int] = (800, 600)
     max_side: int = 1024
     render_timeout_s: float = 5.0
+    #: A render that fails because of the SVG is tried once more, on a fresh worker, with
+    #: ``render_timeout_s`` times this; failing again makes it the SVG's fault for sure.
+    render_retry_timeout_factor: float = 2.0
     render_memory_mb: int = 1024
+    #: Largest glyph size (px, after every transform) handed to cairo; larger text is drawn at
+    #: this size. FreeType fails at 65,536 px and cairo then keeps the font broken for the process.
+    max_font_px: float = 16_384.0
     #: How deep ``data:image/svg+xml`` images may nest inside each other.
     max_nested_svg_images: int = 2
     #: Time a new render worker may take to start (imports, font cache) before it counts as failed.
@@ -148,10 +161,10 @@ class JudgeConfig:
     """Defaults of the judges."""
 
     temperature: float = 0.0
-    max_retries: int = 4
-    retry_base_delay_s: float = 1.0
-    retry_max_total_s: float = 60.0
+    #: Hard wall-clock limit of one vision-judge request, body included (retries: :data:`HTTP`).
     request_timeout_s: float = 60.0
+    #: Hard budget of one verdict's call, retries and waits included (its ``RetryPolicy.total_s``).
+    call_deadline_s: float = 60.0
     concurrency: int = 4
     #: Bumped whenever the judge prompt changes, so cached verdicts are not reused (v2: system
     #: message with the judging rules, transcription and written-only flags in the output).
@@ -210,6 +223,40 @@ JUDGE = JudgeConfig()
 
 
 @dataclass(frozen=True)
+class HttpConfig:
+    """Defaults of every OpenAI-compatible call (:mod:`svgkit.http_client`): generation, the vision judge.
+
+    :class:`svgkit.http_client.RetryPolicy` takes its defaults from here; a caller overrides
+    single fields (``RetryPolicy(max_retries=0)``).
+    """
+
+    #: Retries after the first attempt.
+    max_retries: int = 3
+    #: First backoff delay; doubled on every further retry, then jittered.
+    retry_base_delay_s: float = 1.0
+    #: Longest single wait between two attempts, also the cap on a server's ``Retry-After``.
+    retry_max_delay_s: float = 30.0
+    #: Hard wall-clock budget of one call, all attempts and waits included (for generation: the
+    #: overall deadline of one sample). No attempt runs past it.
+    retry_total_s: float = 300.0
+    #: Each computed backoff is multiplied by a random factor in ``[1 - jitter, 1]``.
+    retry_jitter: float = 0.5
+    #: Statuses retried besides every 5xx: request timeout, conflict, rate limit (openai's own choice).
+    retry_statuses: frozenset[int] = frozenset({408, 409, 429})
+    #: Statuses that will fail every other request of a batch the same way (bad key, no access, no such model).
+    fatal_statuses: frozenset[int] = frozenset({401, 403, 404})
+    #: Generation stops asking after this many consecutive timeouts, dropped connections or 5xx.
+    breaker_threshold: int = 5
+    #: Longest error text kept in a record, a verdict or a log line.
+    max_error_chars: int = 500
+    #: Key scrubbing also removes every prefix of a key at least this long.
+    min_secret_prefix: int = 8
+
+
+HTTP = HttpConfig()
+
+
+@dataclass(frozen=True)
 class EvaluationConfig:
     """Defaults of generation and local evaluation."""
 
@@ -217,18 +264,17 @@ class EvaluationConfig:
     max_tokens: int = 4096
     samples_per_prompt: int = 1
     concurrency: int = 4
-    max_retries: int = 3
+    #: Hard wall-clock limit of one generation request, body included (see :data:`HTTP`).
     request_timeout_s: float = 120.0
-    #: First backoff delay; doubled on every further retry (with jitter).
-    retry_base_delay_s: float = 1.0
-    #: Longest single wait between two attempts, also the cap on a server's ``Retry-After``.
-    retry_max_delay_s: float = 30.0
     #: Input tokens of one formatted SVGBench-style prompt (requirements and example included).
     est_prompt_tokens: float = 250.0
-    #: Whether a render that fails because of the SVG itself (cairo error, nesting too deep, a
-    #: timeout) is a *valid* 0 that penalises the policy. Default ``False``, as upstream: every
-    #: render failure is an invalid score (a timeout on a busy machine is not the answer's fault).
-    content_render_failure_valid: bool = False
+    #: Whether a render that fails because of the SVG itself (a cairo error, a timeout, a crash)
+    #: is a *valid* 0 that penalises the policy. Such a failure has already been retried once on
+    #: a fresh worker with a longer limit (``LIMITS.render_retry_timeout_factor``), so a busy
+    #: machine or a broken worker does not count against the answer. ``False`` scores every
+    #: render failure invalid, as upstream, and Eval Protocol then drops those rows: the policy
+    #: never learns that answers which crash or hang the renderer are bad.
+    content_render_failure_valid: bool = True
     #: Rough size of a response, for cost estimates before anything is spent.
     est_completion_tokens: int = 1500
     #: Rough image + prompt input of one judge call.
@@ -241,19 +287,85 @@ EVALUATION = EvaluationConfig()
 
 @dataclass(frozen=True)
 class RftConfig:
-    """Reinforcement fine-tuning defaults (upstream quickstart values)."""
+    """Reinforcement fine-tuning (notebook 04, :mod:`svgkit.rft`): the upstream recipe and svgkit's limits.
+
+    The job defaults are the upstream quickstart's recipe: github.com/eval-protocol/quickstart,
+    README section "Launch Reinforcement Fine Tuning" (its ``eval-protocol create rft`` command),
+    checked 2026-12-01. That command also passes ``--accelerator-count 1``: neither eval-protocol
+    0.3.33's CLI nor fireworks-ai 1.2.30's ``TrainingConfig`` has that field, so it is recorded here
+    and not sent (``node_count`` defaults to 1 node). Upstream sets no temperature: the service's
+    default applies (0.7 per the parameter reference below).
+    """
 
     base_model: str = MODELS.training_base
-    epochs: int = 1
-    learning_rate: float = 1e-4
-    lora_rank: int = 8
-    max_context_length: int = 8192
+    output_model: str = "svgagent-rft-v1"
+    epochs: int = 8
+    learning_rate: float = 3e-5
+    lora_rank: int = 16
+    max_context_length: int = 65536
+    #: ``training_config.batch_size``: the most tokens packed into one training batch.
+    batch_size_tokens: int = 128_000
+    #: The group size n (``inference_parameters.response_candidates_count``).
     response_candidates_count: int = 8
-    temperature: float = 0.8
-    max_tokens: int = 4096
+    max_output_tokens: int = 32768
+    #: Rows per rollout chunk (``chunk_size``).
+    chunk_size: int = 10
+    accelerator_count: int = 1
+    temperature: float | None = None
+    #: The service's sampling temperature when none is set (the parameter reference below); the
+    #: learning-signal check samples with it, as the job will.
+    service_temperature: float = 0.7
+    loss_method: str = "GRPO"
+    #: The evaluator notebook 03 uploads (same id as its upload step).
+    evaluator_id: str = "svgkit-svg-drawing"
+    #: Its entry point inside the uploaded bundle (used by the rehearsal's placeholder evaluator).
+    evaluator_entry_point: str = "test_svg_drawing.py::test_svg_drawing"
+    #: Secrets that carry the judge's key to the evaluator, strongest first (see :class:`Settings`).
+    judge_secret_names: tuple[str, ...] = ("SVGKIT_JUDGE_API_KEY", "OPENAI_API_KEY")
+    #: Dataset ids are ``<prefix>-<content hash>`` (see :func:`svgkit.fireworks_api.dataset_id_for`).
+    dataset_prefix: str = "svgkit-train"
+    #: Folder (relative to :func:`output_dir`) for the job state file and the signal check's files.
+    state_dir: str = "rft"
+    #: How long one run of the monitoring cell watches a live job before handing back (it keeps running).
+    watch_timeout_s: float = 1800.0
+    #: W&B history keys tried for the reward curve, in order (unverified: Fireworks does not document
+    #: its key names; any key containing "reward" is the fallback).
+    wandb_reward_keys: tuple[str, ...] = ("train/reward", "reward/mean", "reward_mean", "reward")
+    #: Valid ranges from Fireworks' RFT parameter reference
+    #: (https://fireworks.ai/docs/fine-tuning/rft-parameters-reference, checked 2026-12-01).
+    epochs_range: tuple[int, int] = (1, 10)
+    learning_rate_range: tuple[float, float] = (1e-5, 5e-4)
+    lora_rank_range: tuple[int, int] = (4, 128)
+    #: From the SDK's ``chunk_size`` docstring (fireworks-ai 1.2.30): "Valid range is 1-10,000".
+    chunk_size_range: tuple[int, int] = (1, 10_000)
+    #: Time-range assumptions (not measurements; upstream gives no duration): seconds per training
+    #: step (one chunk of rows: generate n answers each, judge them, update the policy) ...
+    est_step_s: tuple[float, float] = (120.0, 600.0)
+    #: ... and fixed seconds per job (queue, validation, writing the model).
+    est_overhead_s: tuple[float, float] = (600.0, 3600.0)
 
 
 RFT = RftConfig()
+
+
+@dataclass(frozen=True)
+class RftPricing:
+    """What Fireworks charges for RFT training itself (a dated fact, with its source)."""
+
+    #: RFT training is free below this many base-model parameters.
+    free_below_parameters: float = 16e9
+    fact: str = "Reinforcement Fine-Tuning (RFT) is free for models under 16B parameters."
+    source_url: str = "https://docs.fireworks.ai/fine-tuning/managed-finetuning-intro"
+    checked: str = "2026-12-01"
+    pricing_page: str = "https://fireworks.ai/pricing"
+
+
+RFT_PRICING = RftPricing()
+
+#: Parameter counts of the base models svgkit knows (Qwen3-0.6B model card: 0.6B parameters).
+MODEL_PARAMETERS: dict[str, float] = {
+    "accounts/fireworks/models/qwen3-0p6b": 0.6e9,
+}
 
 #: USD per million tokens (input, output). Checked 2026-11; see the providers' pricing pages.
 PRICES: dict[str, tuple[float, float]] = {
@@ -271,6 +383,8 @@ class RehearsalConfig:
     speed: float = 600.0
     #: Where the stand-in keeps its resources, relative to :func:`output_dir`.
     state_dir: str = "standin"
+    #: Wall seconds between two polls of a wait in a rehearsal.
+    poll_s: float = 0.25
 
 
 REHEARSAL = RehearsalConfig()
@@ -328,6 +442,64 @@ class OutputFiles:
 FILES = OutputFiles()
 
 
+# --------------------------------------------------------------------------- remote rollout server
+@dataclass(frozen=True)
+class RolloutServerConfig:
+    """The remote rollout server (:mod:`svgkit.rollout_server`) and the evaluator's remote mode.
+
+    Every server option can be set in the server's environment as ``SVGKIT_ROLLOUT_<NAME>``
+    (``SVGKIT_ROLLOUT_MAX_CONCURRENCY=64``; hosts comma-separated) or on its command line.
+    Source of the gateway facts: eval-protocol 0.3.33 (``RemoteRolloutProcessor``,
+    ``FireworksTracingHttpHandler``), read 2026-11.
+    """
+
+    #: Set (to the server's base URL) to make the evaluator post its rollouts to a remote server.
+    url_env: str = "SVGKIT_ROLLOUT_SERVER_URL"
+    #: Where the server calls the model and the processor reads status, logs and traces.
+    model_base_url_env: str = "SVGKIT_ROLLOUT_MODEL_BASE_URL"
+    #: Fireworks' tracing gateway: model proxy and log store (eval-protocol's default).
+    gateway_url: str = "https://tracing.fireworks.ai"
+    #: Prefix of every server option's environment variable.
+    env_prefix: str = "SVGKIT_ROLLOUT_"
+    #: Hosts a ``model_base_url`` may point at; anything else is refused (no calls to arbitrary URLs).
+    allowed_model_hosts: tuple[str, ...] = ("tracing.fireworks.ai", "localhost", "127.0.0.1")
+    #: Model calls in flight at once.
+    max_concurrency: int = 32
+    #: Accepted rollouts waiting for a slot; beyond concurrency + queue, ``/init`` answers 503.
+    max_queued: int = 224
+    #: One model call (the OpenAI client's timeout).
+    model_timeout_s: float = 180.0
+    #: The OpenAI client's own retries of 429, 5xx and connection errors (with backoff).
+    model_max_retries: int = 2
+    #: A whole rollout, retries included, once it has a slot.
+    rollout_deadline_s: float = 240.0
+    #: Admission first: a rollout starts its model call only after ``/init`` has been quiet this long...
+    admission_quiet_s: float = 0.005
+    #: ... or after waiting this long at most (so a steady stream of ``/init`` never starves the rollouts).
+    admission_max_defer_s: float = 0.5
+    #: ``Retry-After`` of a 503 from a saturated server.
+    retry_after_s: int = 2
+    #: Rollout ids remembered so a re-posted ``/init`` starts nothing new.
+    remembered_rollouts: int = 100_000
+    #: Largest ``/init`` body accepted.
+    max_init_bytes: int = 4_000_000
+    #: Model-name prefixes (litellm routing) removed before the OpenAI-compatible call.
+    model_prefixes: tuple[str, ...] = ("fireworks_ai/", "hosted_vllm/")
+    #: How often the evaluator's processor polls the gateway for a rollout's status.
+    poll_interval_s: float = 1.0
+    #: How long the processor waits for a terminal status (longer than ``rollout_deadline_s``).
+    processor_timeout_s: float = 300.0
+    #: Rollouts the evaluator keeps in flight in remote mode (the server bounds its own work).
+    evaluator_concurrency: int = 16
+    #: Prompt-only rows of the bundled examples, which the offline rehearsal posts to the server.
+    rehearsal_rows: str = "data/remote_rehearsal_rows.jsonl"
+    #: Where the offline rehearsal's evaluator writes its results (apart from ``FILES.ep_results``).
+    rehearsal_results: str = "ep_results_remote"
+
+
+ROLLOUT_SERVER = RolloutServerConfig()
+
+
 # --------------------------------------------------------------------------- secrets and mode
 class MissingKeyError(RuntimeError):
     """A step was asked to run live but the key it needs is not set."""
@@ -357,18 +529,37 @@ class Secret:
         raise TypeError("Secret cannot be pickled")
 
 
-STEPS: dict[str, tuple[str | None, str, str]] = {
-    # step: (key it needs, what live does, what offline does)
-    "dataset": (None, "downloads SVGBench (pinned commit, checksum, cache)",
-                "uses the bundled prompts written for this tutorial"),
-    "generate": ("FIREWORKS_API_KEY", f"samples answers from {MODELS.eval_policy} on Fireworks",
-                 "uses bundled example responses (hand-written, not model output)"),
-    "judge": ("OPENAI_API_KEY", f"asks the vision judge {MODELS.judge}",
-              "uses the deterministic rule judge (no network)"),
-    "upload": ("FIREWORKS_API_KEY", "uploads dataset and evaluator to Fireworks (opt-in per cell)",
-               "shows what would be uploaded, uploads nothing"),
-    "rft": ("FIREWORKS_API_KEY", "launches an RFT job on Fireworks (opt-in per cell, costs money)",
-            "shows the job spec, launches nothing"),
+class StepSpec(NamedTuple):
+    """What one step needs to run live, and what it does in each mode (see :data:`STEPS`)."""
+
+    #: The environment variable of the key it needs (``None``: no key, only network).
+    key: str | None
+    #: What the step does live.
+    live: str
+    #: What it does offline.
+    offline: str
+
+
+STEPS: dict[str, StepSpec] = {
+    "dataset": StepSpec(None, "downloads SVGBench (pinned commit, sha256, cache)",
+                        "uses the bundled prompts written for this tutorial"),
+    "generate": StepSpec("FIREWORKS_API_KEY", "samples answers from the evaluation policy on Fireworks",
+                         "uses bundled example responses (hand-written, not model output)"),
+    "judge": StepSpec("OPENAI_API_KEY", f"asks the vision judge (`{MODELS.judge}` unless `SVGKIT_JUDGE_MODEL` is set)",
+                      "uses the deterministic rule judge (no network)"),
+    "upload": StepSpec("FIREWORKS_API_KEY", "uploads dataset and evaluator to Fireworks (opt-in per cell)",
+                       "shows what would be uploaded, uploads nothing"),
+    "rft": StepSpec("FIREWORKS_API_KEY",
+                    "uploads the training rows and launches an RFT job on Fireworks (opt-in per cell; "
+                    "the judge's calls cost money, training qwen3-0p6b is free)",
+                    "rehearses dataset, launch, monitoring, reattach and cancel on the local Fireworks "
+                    "stand-in; nothing leaves this machine"),
+}
+
+#: Every environment variable that can carry each key (the judge's may also be SVGKIT_JUDGE_API_KEY).
+STEP_KEYS: dict[str, tuple[str, ...]] = {
+    "FIREWORKS_API_KEY": ("FIREWORKS_API_KEY",),
+    "OPENAI_API_KEY": ("SVGKIT_JUDGE_API_KEY", "OPENAI_API_KEY"),
 }
 
 
@@ -378,12 +569,24 @@ PAID_STEPS: frozenset[str] = frozenset({"generate", "judge", "upload", "rft"})
 
 @dataclass(frozen=True)
 class ModeRow:
-    """One line of the mode banner."""
+    """One line of the mode banner.
+
+    Attributes:
+        step: The step's name (a key of :data:`STEPS`).
+        mode: The mode it runs in now; ``live`` also when it will fail for a missing key.
+        needs: The key it needs and whether it is set (never the key itself).
+        does: What it does now, in words.
+        held_back: Why it stays offline although live was asked for (``SVGKIT_MODE=live``)
+            or its key is set: the notebook has not opted in to spending. ``None`` otherwise.
+        error: The error it raises when it runs (``SVGKIT_MODE=live`` without its key), else ``None``.
+    """
 
     step: str
     mode: Mode
     needs: str
     does: str
+    held_back: str | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -399,15 +602,22 @@ class Settings:
     judge_model: str = MODELS.judge
     judge_base_url: str = MODELS.openai_base_url
     generation_base_url: str = MODELS.fireworks_base_url
+    #: The policy notebook 02 and the evaluator run live (``SVGKIT_EVAL_MODEL``; default
+    #: :attr:`Models.eval_policy`, upstream's choice; :attr:`Models.training_base` is the untrained base).
+    eval_model: str = MODELS.eval_policy
     #: The Fireworks control plane (``FIREWORKS_API_BASE``, else ``FIREWORKS_BASE_URL``).
     fireworks_api_base: str = PLATFORM.api_base
     #: ``False`` keeps every paid step (generate, judge, upload, rft) offline even with keys set:
     #: notebooks pass their cell's explicit opt-in here (see :func:`with_spending`).
     spend_allowed: bool = True
+    #: The remote rollout server the evaluator posts to (``SVGKIT_ROLLOUT_SERVER_URL``), if any.
+    rollout_server_url: str | None = None
+    #: Where that server calls the model (``SVGKIT_ROLLOUT_MODEL_BASE_URL``, default the tracing gateway).
+    rollout_model_base_url: str = ROLLOUT_SERVER.gateway_url
 
     def key_for(self, step: Step) -> Secret:
-        """The key ``step`` needs (an unset Secret for steps that need none)."""
-        name = STEPS[step][0]
+        """The key ``step`` needs (a set placeholder Secret for steps that need none)."""
+        name = STEPS[step].key
         if name == "FIREWORKS_API_KEY":
             return self.fireworks_api_key
         if name == "OPENAI_API_KEY":
@@ -417,7 +627,14 @@ class Settings:
     def mode(self, step: Step) -> Mode:
         """Whether ``step`` runs live or offline.
 
+        In order: ``SVGKIT_MODE=offline`` wins; a paid step (:data:`PAID_STEPS`) without the
+        notebook's spending opt-in stays offline; ``SVGKIT_MODE=live`` without the step's key
+        raises; otherwise the step is live when its key is set. The dataset step needs no key:
+        it is live under ``SVGKIT_MODE=live`` or when any key is set (you are about to train on
+        real data), offline otherwise.
+
         Raises:
+            ValueError: ``step`` is not one of :data:`STEPS`.
             MissingKeyError: ``SVGKIT_MODE=live`` was set but the key the step needs is missing.
         """
         if step not in STEPS:
@@ -426,15 +643,16 @@ class Settings:
             return "offline"
         if step in PAID_STEPS and not self.spend_allowed:
             return "offline"
-        has_key = bool(self.key_for(step))
-        if self.forced_mode == "live" and not has_key:
-            raise MissingKeyError(
-                f"SVGKIT_MODE=live but {STEPS[step][0]} is not set: put it in the environment or .env, "
-                "or unset SVGKIT_MODE to fall back to offline mode."
-            )
         if step == "dataset":
             return "live" if (self.forced_mode == "live" or bool(self.fireworks_api_key)
                               or bool(self.judge_api_key)) else "offline"
+        has_key = bool(self.key_for(step))
+        if self.forced_mode == "live" and not has_key:
+            names = " or ".join(STEP_KEYS.get(STEPS[step].key or "", ())[::-1])
+            raise MissingKeyError(
+                f"SVGKIT_MODE=live but {names} is not set, so the {step} step cannot run live: put the key "
+                "in the environment or .env, or unset SVGKIT_MODE to fall back to offline mode."
+            )
         return "live" if has_key else "offline"
 
 
@@ -465,27 +683,52 @@ def get_settings(env: dict[str, str] | None = None, *, read_dotenv: bool = True)
         judge_model=values.get("SVGKIT_JUDGE_MODEL") or MODELS.judge,
         judge_base_url=values.get("SVGKIT_JUDGE_BASE_URL") or MODELS.openai_base_url,
         generation_base_url=values.get("SVGKIT_GENERATION_BASE_URL") or MODELS.fireworks_base_url,
+        eval_model=values.get("SVGKIT_EVAL_MODEL") or MODELS.eval_policy,
         fireworks_api_base=(values.get("FIREWORKS_API_BASE") or values.get("FIREWORKS_BASE_URL")
                             or PLATFORM.api_base).rstrip("/"),
+        rollout_server_url=(values.get(ROLLOUT_SERVER.url_env) or "").strip().rstrip("/") or None,
+        rollout_model_base_url=(values.get(ROLLOUT_SERVER.model_base_url_env) or "").strip().rstrip("/")
+        or ROLLOUT_SERVER.gateway_url,
     )
 
 
-def describe_mode(settings: Settings | None = None) -> list[ModeRow]:
+def describe_mode(settings: Settings | None = None, *, steps: Sequence[str] | None = None) -> list[ModeRow]:
     """One row per step: its mode now, the key it needs and what it will do.
 
-    Never contains a key, only whether it is set.
+    Never raises for a missing key (a notebook that does not use a step must not fail for
+    it): under ``SVGKIT_MODE=live`` such a step's row carries the error it will raise when it
+    runs. Never contains a key, only whether it is set.
+
+    Args:
+        settings: Settings to describe (default: :func:`get_settings`).
+        steps: Only these steps, in this order (default: all of :data:`STEPS`).
+
+    Raises:
+        ValueError: A step is not one of :data:`STEPS`.
     """
     settings = settings or get_settings()
     rows = []
-    for step, (key, live, offline) in STEPS.items():
-        mode = settings.mode(step)  # type: ignore[arg-type]
-        needs = key or "network only"
-        if key:
-            needs += " (set)" if settings.key_for(step) else " (not set)"  # type: ignore[arg-type]
-        does = live if mode == "live" else offline
-        if mode == "offline" and step in PAID_STEPS and settings.key_for(step) and not settings.spend_allowed:  # type: ignore[arg-type]
-            does += " (key set, but spending is not enabled in this notebook)"
-        rows.append(ModeRow(step, mode, needs, does))
+    for step in (list(steps) if steps is not None else list(STEPS)):
+        if step not in STEPS:
+            raise ValueError(f"unknown step {step!r}; choose one of {', '.join(STEPS)}")
+        spec = STEPS[step]
+        has_key = bool(settings.key_for(step))  # type: ignore[arg-type]
+        needs = "network only" if spec.key is None else f"{spec.key} ({'set' if has_key else 'not set'})"
+        try:
+            mode = settings.mode(step)  # type: ignore[arg-type]
+        except MissingKeyError as exc:
+            rows.append(ModeRow(step, "live", needs, f"fails when it runs: {spec.key} is not set (SVGKIT_MODE=live)",
+                                error=str(exc)))
+            continue
+        held_back = None
+        wanted = settings.forced_mode == "live" or has_key
+        if mode == "offline" and step in PAID_STEPS and not settings.spend_allowed and wanted:
+            why = "SVGKIT_MODE=live" if settings.forced_mode == "live" else "key set"
+            missing = "" if has_key else f"; {spec.key} is not set either"
+            held_back = (f"{why}, but live is held back: spending is not enabled in this notebook "
+                         f"(ALLOW_SPEND = False){missing}")
+        does = spec.live if mode == "live" else spec.offline
+        rows.append(ModeRow(step, mode, needs, does + (f"; {held_back}" if held_back else ""), held_back=held_back))
     return rows
 
 

@@ -255,12 +255,20 @@ def load_prompts(*, mode: Literal["offline", "live"] | None = None, **kwargs: An
     Args:
         mode: ``"live"`` or ``"offline"``; by default the ``dataset`` step's mode from
             :func:`svgkit.config.get_settings`.
-        **kwargs: Passed to :func:`load_svgbench` when live.
+        **kwargs: Passed to :func:`load_svgbench` when live. Under ``SVGKIT_MODE=live`` the
+            download is ``strict`` unless you say otherwise: live was asked for, so a failed
+            download raises instead of quietly falling back to the bundled prompts.
+
+    Raises:
+        DownloadError: The download failed and ``strict`` is set (by default under ``SVGKIT_MODE=live``).
     """
     if mode is None:
         from .config import get_settings
 
-        mode = get_settings().mode("dataset")
+        settings = get_settings()
+        mode = settings.mode("dataset")
+        if settings.forced_mode == "live":
+            kwargs.setdefault("strict", True)
     if mode == "offline":
         return LoadedPrompts(load_bundled_prompts(), "bundled")
     return load_svgbench(**kwargs)

@@ -38,16 +38,33 @@ class Markdown(str):
 def mode_banner(*, steps: Sequence[str] | None = None, settings: Settings | None = None) -> Markdown:
     """A table saying, for each step, whether it runs live or offline now and what that does.
 
+    Never raises for a missing key: under ``SVGKIT_MODE=live`` a step without its key is
+    shown as failing when it runs, and live held back by the spending opt-in is said so.
+
     Args:
         steps: Only these steps (default: all).
         settings: Settings to describe (default: :func:`svgkit.config.get_settings`).
     """
-    rows = [r for r in describe_mode(settings or get_settings()) if steps is None or r.step in steps]
-    modes = {r.mode for r in rows}
+    settings = settings or get_settings()
+    rows = describe_mode(settings, steps=steps)
+    modes = {r.mode for r in rows if not r.error}
     headline = ("**LIVE**" if modes == {"live"} else "**OFFLINE**" if modes == {"offline"}
-                else "**PARTLY LIVE**")
-    lines = [f"Mode: {headline}", "", "| step | mode | needs | what it does now |", "|---|---|---|---|"]
-    lines += [f"| {r.step} | {r.mode} | {r.needs} | {r.does} |" for r in rows]
+                else "**PARTLY LIVE**" if modes else "**LIVE requested**")
+    keys_set = bool(settings.fireworks_api_key) or bool(settings.judge_api_key)
+    if settings.forced_mode == "live" or (settings.forced_mode == "offline" and keys_set):
+        headline += f" (`SVGKIT_MODE={settings.forced_mode}`)"  # said only where it changes something
+    lines = [f"Mode: {headline}", ""]
+    failing = [r.step for r in rows if r.error]
+    if failing:
+        lines += [f"**Will fail:** {', '.join(failing)} need{'s' if len(failing) == 1 else ''} a key that is "
+                  "not set; each raises `MissingKeyError` when it runs. Set the key, or unset `SVGKIT_MODE`.", ""]
+    held = [r.step for r in rows if r.held_back]
+    if held:
+        lines += [f"**Live held back:** {', '.join(held)} stay{'s' if len(held) == 1 else ''} offline until you "
+                  "set `ALLOW_SPEND = True` in this notebook.", ""]
+    lines += ["| step | mode | needs | what it does now |", "|---|---|---|---|"]
+    lines += [f"| {r.step} | {'live (fails: key missing)' if r.error else r.mode} | {r.needs} | {r.does} |"
+              for r in rows]
     return Markdown("\n".join(lines))
 
 

@@ -11,11 +11,18 @@ mode      rollouts                                         dataset
 live      ``SingleTurnRolloutProcessor`` on the policy       ``outputs/data/train.jsonl`` (nb 01)
 offline   ``NoOpRolloutProcessor``: answers already in row   ``outputs/data/example_rows.jsonl``
 ========  ===============================================  =====================================
+
+With ``SVGKIT_ROLLOUT_SERVER_URL`` set, rollouts go to a remote rollout server instead
+(``RemoteRolloutProcessor``; :mod:`svgkit.rollout_server`): live on the training rows through
+Fireworks' tracing gateway, or offline as a rehearsal on the bundled example prompts, whose
+model must then be local (``SVGKIT_ROLLOUT_MODEL_BASE_URL=http://localhost:PORT``, the stand-in
+:class:`svgkit.standin.GatewayStandin`). The reward is the same either way.
 """
 
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -23,11 +30,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-
-from eval_protocol.models import EvaluateResult, EvaluationRow
+from urllib.parse import urlsplit
 
 from ._aio import run_sync
-from .config import EVALUATION, FILES, MODELS, Settings, get_settings, output_path
+from ._ep import EvaluateResult, EvaluationRow
+from .config import EVALUATION, FILES, MODELS, ROLLOUT_SERVER, Settings, get_settings, output_path
 from .dataset import examples_to_rows, load_bundled_prompts, load_examples, write_rows
 from .generate import Generation
 from .judge import Judge, default_judge
@@ -36,6 +43,7 @@ from .reward import ascore_response
 __all__ = [
     "EvaluatorPlan",
     "EvaluatorRun",
+    "RemoteRollout",
     "RequirementResult",
     "RowScore",
     "ScoredAnswer",
@@ -56,27 +64,56 @@ OFFLINE_MODEL = "bundled-examples"
 
 
 @dataclass(frozen=True)
+class RemoteRollout:
+    """Where the evaluator's remote mode sends rollouts (``RemoteRolloutProcessor``'s settings).
+
+    Attributes:
+        server_url: The rollout server's base URL (``SVGKIT_ROLLOUT_SERVER_URL``).
+        model_base_url: Where the server calls the model, and where the processor reads
+            status, logs and traces (``SVGKIT_ROLLOUT_MODEL_BASE_URL``; default the tracing gateway).
+        poll_interval_s: How often the processor polls for a rollout's status.
+        timeout_s: How long it waits for a terminal status.
+    """
+
+    server_url: str
+    model_base_url: str
+    poll_interval_s: float = ROLLOUT_SERVER.poll_interval_s
+    timeout_s: float = ROLLOUT_SERVER.processor_timeout_s
+
+
+@dataclass(frozen=True)
 class EvaluatorPlan:
     """What the evaluator will run on (see the module docs).
 
     Attributes:
         mode: ``live`` (the policy generates answers) or ``offline`` (bundled examples).
         dataset: The JSONL rows Eval Protocol loads.
-        rollout: ``single-turn`` or ``no-op``.
+        rollout: ``single-turn``, ``no-op`` or ``remote``.
         completion_params: Model and sampling parameters (never a key).
         judge_mode: ``live`` (vision judge) or ``offline`` (rule judge).
+        remote: Where remote rollouts go (``rollout="remote"`` only).
+        max_concurrent_rollouts: Rollouts Eval Protocol keeps in flight.
     """
 
     mode: Literal["offline", "live"]
     dataset: Path
-    rollout: Literal["single-turn", "no-op"]
+    rollout: Literal["single-turn", "no-op", "remote"]
     completion_params: dict[str, Any]
     judge_mode: Literal["offline", "live"]
+    remote: RemoteRollout | None = None
+    max_concurrent_rollouts: int = EVALUATION.concurrency
 
     def rollout_processor(self) -> Any:
         """A fresh Eval Protocol rollout processor for this plan."""
-        from eval_protocol.pytest import NoOpRolloutProcessor, SingleTurnRolloutProcessor
+        from eval_protocol.pytest import NoOpRolloutProcessor, RemoteRolloutProcessor, SingleTurnRolloutProcessor
 
+        if self.rollout == "remote":
+            if self.remote is None:
+                raise ValueError("a remote plan needs its RemoteRollout settings")
+            return RemoteRolloutProcessor(remote_base_url=self.remote.server_url,
+                                          model_base_url=self.remote.model_base_url,
+                                          poll_interval=self.remote.poll_interval_s,
+                                          timeout_seconds=self.remote.timeout_s)
         return SingleTurnRolloutProcessor() if self.rollout == "single-turn" else NoOpRolloutProcessor()
 
 
@@ -86,30 +123,65 @@ def evaluator_plan(settings: Settings | None = None, *, write_examples: bool = T
     Offline, the bundled example rows are (re)written to the output folder when missing,
     so the evaluator runs even before notebook 01. Live, the training rows must exist.
 
+    With ``SVGKIT_ROLLOUT_SERVER_URL`` set the plan is remote (see the module docs).
+
     Raises:
         FileNotFoundError: Live mode and notebook 01 has not written the training rows yet.
+        ValueError: Remote mode with a server URL that is not http(s), or offline with a model
+            that is not local (an offline run never calls a paid model).
     """
     settings = settings or get_settings()
     judge_mode = settings.mode("judge")
+    if settings.rollout_server_url:
+        return _remote_plan(settings, judge_mode, write_examples=write_examples)
     if settings.mode("generate") == "live":
         dataset = output_path(FILES.train)
         if not dataset.is_file():
             raise FileNotFoundError(f"{dataset} does not exist: run notebook 01 to write the training rows")
-        params: dict[str, Any] = {
-            "model": MODELS.litellm_fireworks_prefix + MODELS.eval_policy,
-            "temperature": EVALUATION.temperature,
-            "max_tokens": EVALUATION.max_tokens,
-        }
+        params = _live_params(settings)
         if settings.generation_base_url.rstrip("/") != MODELS.fireworks_base_url:
             # Another OpenAI-compatible server (Ollama, vLLM): litellm's generic provider, which
             # sends no Fireworks or OpenAI key there (it reads only HOSTED_VLLM_API_KEY).
-            params["model"] = MODELS.litellm_generic_prefix + MODELS.eval_policy
+            params["model"] = MODELS.litellm_generic_prefix + settings.eval_model
             params["api_base"] = settings.generation_base_url
         return EvaluatorPlan("live", dataset, "single-turn", params, judge_mode)
     dataset = output_path(FILES.example_rows)
     if write_examples and not dataset.is_file():
         write_rows(examples_to_rows(load_examples(), load_bundled_prompts()), dataset)
     return EvaluatorPlan("offline", dataset, "no-op", {"model": OFFLINE_MODEL}, judge_mode)
+
+
+def _live_params(settings: Settings) -> dict[str, Any]:
+    return {"model": MODELS.litellm_fireworks_prefix + settings.eval_model,
+            "temperature": EVALUATION.temperature, "max_tokens": EVALUATION.max_tokens}
+
+
+def _remote_plan(settings: Settings, judge_mode: Literal["offline", "live"], *,
+                 write_examples: bool) -> EvaluatorPlan:
+    server_url = settings.rollout_server_url or ""
+    if urlsplit(server_url).scheme not in ("http", "https"):
+        raise ValueError(f"{ROLLOUT_SERVER.url_env} must be an http(s) URL, not {server_url!r}")
+    remote = RemoteRollout(server_url, settings.rollout_model_base_url)
+    if settings.mode("generate") == "live":
+        dataset = output_path(FILES.train)
+        if not dataset.is_file():
+            raise FileNotFoundError(f"{dataset} does not exist: run notebook 01 to write the training rows")
+        return EvaluatorPlan("live", dataset, "remote", _live_params(settings), judge_mode, remote,
+                             ROLLOUT_SERVER.evaluator_concurrency)
+    if urlsplit(remote.model_base_url).hostname not in ("localhost", "127.0.0.1"):
+        raise ValueError(
+            f"offline, remote rollouts are a rehearsal and must not reach a paid model, but "
+            f"{ROLLOUT_SERVER.model_base_url_env} is {remote.model_base_url!r}: point it at the local stand-in "
+            "(http://localhost:PORT, svgkit.standin.GatewayStandin), or enable spending to run live")
+    dataset = output_path(ROLLOUT_SERVER.rehearsal_rows)
+    if write_examples and not dataset.is_file():
+        rows = examples_to_rows(load_examples(), load_bundled_prompts())
+        for row in rows:  # the prompt only: the stand-in model answers with the example
+            row["messages"] = [m for m in row["messages"] if m["role"] != "assistant"]
+        write_rows(rows, dataset)
+    params = {"model": OFFLINE_MODEL, "temperature": EVALUATION.temperature, "max_tokens": EVALUATION.max_tokens}
+    return EvaluatorPlan("offline", dataset, "remote", params, judge_mode, remote,
+                         ROLLOUT_SERVER.evaluator_concurrency)
 
 
 def _failed(reason: str) -> EvaluateResult:
@@ -280,8 +352,11 @@ class EvaluatorRun:
         returncode: pytest's exit code (0: passed; :data:`TIMEOUT_RETURNCODE` when stopped at the limit).
         seconds: Wall time, pytest start-up included.
         output_dir: Where Eval Protocol wrote its results (``--ep-output-dir``).
-        summary: The last lines of pytest's output (Eval Protocol's summary among them).
+        summary: pytest's result line and Eval Protocol's summary (``EP Summary``), without
+            durations or links to Eval Protocol's local UI (served only by ``ep logs``), so it
+            reads the same on every run; when neither is found (a crash), the last lines of the output.
         scores: The rows this run scored, read back from the files it wrote in ``output_dir``.
+        output: Everything pytest printed (stdout, then stderr), links and warnings included.
     """
 
     returncode: int
@@ -289,12 +364,38 @@ class EvaluatorRun:
     output_dir: Path
     summary: str
     scores: tuple[RowScore, ...]
+    output: str = ""
 
     @property
     def mean_score(self) -> float:
         """Mean score over the rows with a valid score."""
         valid = [s.score for s in self.scores if s.valid]
         return sum(valid) / len(valid) if valid else 0.0
+
+
+_PYTEST_RESULT = re.compile(r"^=*\s*(\d+ (passed|failed|errors?|skipped|deselected|xfailed|xpassed|warnings?)\b.*?)"
+                            r"(\s+in\s+[\d.]+\s*s(\s*\([^)]*\))?)?\s*=*$")
+
+
+def _run_summary(output: str) -> str:
+    """pytest's result line and Eval Protocol's ``EP Summary`` block, durations left out."""
+    kept: list[str] = []
+    in_ep = False
+    for line in output.splitlines():
+        if line.startswith("EP Summary"):
+            in_ep = True
+            kept.append(line)
+            continue
+        if in_ep and line.startswith("  ") and "=" in line:
+            kept.append(line)
+            continue
+        in_ep = False
+        match = _PYTEST_RESULT.match(line.strip())
+        if match:
+            kept.append(match.group(1).strip())
+    if not kept:
+        kept = output.strip().splitlines()[-15:]
+    return "\n".join(kept)
 
 
 def _result_files(output_dir: Path) -> list[Path]:
@@ -345,9 +446,12 @@ def run_evaluator(*, output_dir: Path | str | None = None, extra_args: Sequence[
     out = Path(output_dir) if output_dir else output_path(FILES.ep_results, create_parent=True)
     out.mkdir(parents=True, exist_ok=True)
     evaluator = Path(__file__).with_name("evaluator.py")
-    cmd = [sys.executable, "-m", "pytest", str(evaluator), "-q", "-p", "no:cacheprovider", "--color=no",
-           "--ep-print-summary", f"--ep-output-dir={out}", *extra_args]
+    # -p svgkit._ep: Eval Protocol imported before its plugin, without its forced deprecation warning.
+    cmd = [sys.executable, "-m", "pytest", str(evaluator), "-q", "-p", "no:cacheprovider", "-p", "svgkit._ep",
+           "--color=no", "--ep-print-summary", f"--ep-output-dir={out}", *extra_args]
     child_env = {**os.environ, "EP_NO_UPLOAD": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True", **(env or {})}
+    if settings is not None and "SVGKIT_EVAL_MODEL" not in (env or {}):
+        child_env["SVGKIT_EVAL_MODEL"] = settings.eval_model  # the evaluator runs the policy these settings name
     if settings is None or not settings.spend_allowed or settings.forced_mode == "offline":
         child_env["SVGKIT_MODE"] = "offline"  # paid calls need an explicit opt-in (config.with_spending)
     before = {p: p.stat().st_mtime_ns for p in _result_files(out)}
@@ -360,7 +464,7 @@ def run_evaluator(*, output_dir: Path | str | None = None, extra_args: Sequence[
         partial = [x.decode(errors="replace") if isinstance(x, bytes) else (x or "") for x in (exc.stdout, exc.stderr)]
         returncode, output = TIMEOUT_RETURNCODE, "".join(partial) + f"\nstopped: timed out after {timeout_s:g} s"
     seconds = time.perf_counter() - start
-    lines = output.strip().splitlines()
     written = [p for p in _result_files(out) if before.get(p) != p.stat().st_mtime_ns]
-    return EvaluatorRun(returncode, seconds, out, "\n".join(lines[-15:]), tuple(read_results(out, only=written)))
+    return EvaluatorRun(returncode, seconds, out, _run_summary(output), tuple(read_results(out, only=written)),
+                        output)
 

@@ -7,6 +7,8 @@ chooses the dataset, rollout processor and completion parameters from the mode, 
 
 - live (``FIREWORKS_API_KEY``): the policy answers each training row (``SingleTurnRolloutProcessor``);
 - offline: the bundled example responses, already in their rows, are scored (``NoOpRolloutProcessor``);
+- remote (``SVGKIT_ROLLOUT_SERVER_URL``): a rollout server answers each row (``RemoteRolloutProcessor``,
+  see :mod:`svgkit.rollout_server`), live or as an offline rehearsal against a local stand-in;
 - the judge is the vision judge with ``OPENAI_API_KEY``, else the offline rule judge.
 """
 # No `from __future__ import annotations` here: Eval Protocol validates this signature.
@@ -28,7 +30,7 @@ JUDGE = default_judge()
     rollout_processor=PLAN.rollout_processor(),
     mode="pointwise",
     num_runs=1,
-    max_concurrent_rollouts=EVALUATION.concurrency,
+    max_concurrent_rollouts=PLAN.max_concurrent_rollouts,
     max_concurrent_evaluations=EVALUATION.concurrency,
 )
 async def test_svg_drawing(row: EvaluationRow) -> EvaluationRow:

@@ -51,6 +51,7 @@ import fireworks
 import httpx
 
 from .config import PLATFORM, MissingKeyError, Secret, Settings, get_settings
+from .http_client import scrub_secrets
 
 __all__ = [
     "TERMINAL_JOB_STATES",
@@ -1208,10 +1209,9 @@ class _Redact(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         msg = record.getMessage()
-        if any(v in msg for v in self.values):
-            for v in self.values:
-                msg = msg.replace(v, "***")
-            record.msg, record.args = msg, ()
+        clean = scrub_secrets(msg, *self.values)  # also prefixes and URL-encoded copies
+        if clean != msg:
+            record.msg, record.args = clean, ()
         return True
 
 

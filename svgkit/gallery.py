@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .plots import PlotFigure
 
 __all__ = [
+    "STATIC_NOTE",
     "SheetItem",
     "answer_html",
     "answers_sheet",
@@ -30,6 +31,7 @@ __all__ = [
     "gallery_widget",
     "pick_showcase",
     "verdict_figure",
+    "verdict_note",
     "write_contact_sheet",
 ]
 
@@ -242,6 +244,35 @@ def verdict_figure(answers: Sequence["ScoredAnswer"], *, wrap: int = 60) -> "Plo
     return fig
 
 
+def _judge_name(answer: "ScoredAnswer") -> str | None:
+    metric = (answer.result.metrics or {}).get("judge")
+    return (metric.data or {}).get("judge") if metric is not None else None
+
+
+def verdict_note(answer: "ScoredAnswer") -> str:
+    """A plain-language reading of an answer's score, for the moment a reader first sees it.
+
+    Says how many requirements were fulfilled, not fulfilled and undecided, what *undecided*
+    means (the judge could not tell; it counts as not fulfilled), the hand-made labels' score
+    when there is one, and, for the rule judge, that it is the offline stand-in for the vision
+    judge. Empty when every requirement was decided and there is nothing to explain.
+    """
+    items = answer.items
+    undecided = sum(not i.decided for i in items)
+    if not items or not undecided:
+        return ""
+    fulfilled = sum(i.fulfilled for i in items)
+    parts = [f"{fulfilled} ✓ fulfilled, {len(items) - fulfilled - undecided} ✗ not fulfilled, "
+             f"{undecided} ? undecided. Undecided means the judge could not tell from the picture; "
+             "it counts as not fulfilled, so the score is a floor."]
+    if answer.labels:
+        parts.append(f"By the hand-made labels this answer scores {sum(answer.labels) / len(answer.labels):.2f}.")
+    if _judge_name(answer) == "rule":
+        parts.append("The rule judge is the offline stand-in: it decides only what it can measure (colours, text, "
+                     "background, rough positions); the vision judge, live with a key, decides every requirement.")
+    return " ".join(parts)
+
+
 def answer_html(answer: "ScoredAnswer") -> str:
     """One answer as HTML: prompt, picture, each requirement with verdict, reason and label, score."""
     png = _answer_png(answer)
@@ -255,28 +286,51 @@ def answer_html(answer: "ScoredAnswer") -> str:
         rows.append(f'<tr style="color:{colour}"><td>{_mark(item)}</td><td>{html.escape(item.text)}</td>'
                     f"<td>{html.escape(item.reason)}</td><td>{label_cell}</td></tr>")
     validity = "" if answer.result.is_score_valid else " <b>(invalid score)</b>"
+    note = verdict_note(answer)
     return (f"<h4>{html.escape(answer.example_id or answer.row_id)}: score {answer.score:.2f}{validity}</h4>"
-            f"<p>{html.escape(answer.prompt)}</p>{image}"
+            + (f'<p style="max-width:720px">{html.escape(note)}</p>' if note else "")
+            + f"<p>{html.escape(answer.prompt)}</p>{image}"
             "<table><tr><th></th><th>requirement</th><th>judge's reason</th><th>label</th></tr>"
             + "".join(rows) + f"</table><p><i>{html.escape(answer.result.reason or '')}</i></p>")
 
 
+#: Shown above the static copy of the gallery (GitHub, an untrusted notebook, a notebook not yet run).
+STATIC_NOTE = "Static copy of the first answer: run the notebook to pick other answers in the interactive gallery."
+
+
 def gallery_widget(answers: Sequence["ScoredAnswer"]) -> Any:
-    """An ipywidgets gallery: pick an answer, see its picture, verdicts and score."""
+    """An ipywidgets gallery: pick an answer, see its picture, verdicts and score.
+
+    Its display also carries a static HTML copy of the first answer (with :data:`STATIC_NOTE`),
+    which is what GitHub and an untrusted or not yet run notebook show instead of the widget.
+    """
     import ipywidgets as widgets
 
     options = [(f"{a.example_id or a.row_id}  ·  {a.score:.2f}", i) for i, a in enumerate(answers)]
     picker = widgets.Dropdown(options=options, description="answer", layout=widgets.Layout(width="420px"))
-    view = widgets.HTML(answer_html(answers[0]) if answers else "no answers")
+    first = answer_html(answers[0]) if answers else "no answers"
+    view = widgets.HTML(first)
 
     def show(change: dict[str, Any]) -> None:
         view.value = answer_html(answers[change["new"]])
 
     picker.observe(show, names="value")
-    return widgets.VBox([picker, view])
+    static = f'<p><i>{html.escape(STATIC_NOTE)}</i></p>{first}'
+    return _with_static_copy(widgets.VBox([picker, view]), static)
 
 
+def _with_static_copy(widget: Any, static_html: str) -> Any:
+    """``widget``, displayed with an HTML fallback beside the widget view."""
+    plain = type(widget)._repr_mimebundle_
 
+    def _repr_mimebundle_(**kwargs: Any) -> dict[str, Any] | None:
+        bundle = plain(widget, **kwargs)
+        if bundle is not None:
+            bundle["text/html"] = static_html
+        return bundle
+
+    widget._repr_mimebundle_ = _repr_mimebundle_
+    return widget
 
 
 def pick_showcase(answers: Sequence["ScoredAnswer"], *, n: int = 4) -> list["ScoredAnswer"]:

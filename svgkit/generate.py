@@ -2,8 +2,9 @@
 
 :func:`generate` sends each row's messages to any OpenAI-compatible chat-completions endpoint:
 Fireworks by default, or a base URL you choose (a local Ollama or vLLM server). It keeps at most
-``concurrency`` requests in flight, retries rate limits, server errors and timeouts with a
-bounded exponential backoff, and shows a progress bar.
+``concurrency`` requests in flight and shows a progress bar. The requests go through
+:mod:`svgkit.http_client`: retries with backoff, a hard wall-clock deadline per request and per
+sample, and a circuit breaker that stops asking a dead endpoint.
 
 Every answer is appended to a JSONL file the moment it arrives, one line per
 ``(row_id, sample_index)``. Running the same call again reads that file first and only asks
@@ -13,28 +14,23 @@ Offline (see :mod:`svgkit.config`) nothing is sent: :func:`generate` returns the
 example responses for the rows' prompts, labelled ``source="bundled-example"``. They are
 hand-written for the tutorial, not model output.
 
-:func:`estimate_cost` gives the price of a live run (generation plus judge) before anything
-is spent.
+:func:`average_prompt_tokens` feeds :func:`svgkit.pricing.estimate_cost`, the price of a live
+run before anything is spent.
 
 Example (in a notebook cell)::
 
-    from svgkit.generate import estimate_cost, generate
+    from svgkit.generate import generate
 
-    estimate_cost(len(rows), samples=4)
     gens = generate(rows, n=4, out_path=output_dir() / "generations.jsonl")
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
-import html
 import json
 import logging
 import os
-import random
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -45,25 +41,21 @@ from svgkit._aio import run_sync
 from svgkit.config import (
     DATASET,
     EVALUATION,
+    HTTP,
     MODELS,
-    PRICES,
     Mode,
     Secret,
     Settings,
     get_settings,
 )
+from svgkit.http_client import ChatClient, CircuitBreaker, RetryPolicy
 
 __all__ = [
     "BUNDLED_EXAMPLE",
-    "DEFAULT_PROMPT_TOKENS",
-    "DEFAULT_RETRY_BASE_DELAY_S",
-    "DEFAULT_RETRY_MAX_DELAY_S",
-    "CostEstimate",
     "Generation",
     "agenerate",
     "average_prompt_tokens",
     "default_examples_path",
-    "estimate_cost",
     "generate",
     "generation_mode",
     "load_generations",
@@ -77,18 +69,6 @@ Source = Literal["live", "bundled-example"]
 #: ``source`` (and ``model``) of records that come from the bundled examples, not from a model.
 BUNDLED_EXAMPLE: Literal["bundled-example"] = "bundled-example"
 
-#: Defaults from svgkit.config.EVALUATION (defined there once), under names this module exports.
-DEFAULT_RETRY_BASE_DELAY_S = EVALUATION.retry_base_delay_s
-DEFAULT_RETRY_MAX_DELAY_S = EVALUATION.retry_max_delay_s
-#: Sent as the key to endpoints other than Fireworks when no key is given (vLLM's convention).
-_PLACEHOLDER_KEY = "EMPTY"
-DEFAULT_PROMPT_TOKENS = EVALUATION.est_prompt_tokens
-#: Longest error text kept in a record.
-_MAX_ERROR_CHARS = 500
-#: HTTP statuses worth retrying (openai's own choice): timeout, conflict, rate limit, 5xx.
-_RETRY_STATUSES = frozenset({408, 409, 429})
-#: HTTP statuses that will fail every other request of the batch the same way.
-_FATAL_STATUSES = frozenset({401, 403, 404})
 
 
 # --------------------------------------------------------------------------- records
@@ -251,7 +231,7 @@ def average_prompt_tokens(rows: Iterable[Any]) -> float:
     """Rough input tokens per row, from the text of its messages (no tokenizer needed).
 
     Uses :attr:`svgkit.config.DatasetConfig.chars_per_token`. Feed the result to
-    :func:`estimate_cost`.
+    :func:`svgkit.pricing.estimate_cost`.
 
     Args:
         rows: Eval Protocol rows or their dict form.
@@ -379,8 +359,8 @@ def _resolve(
     if settings.forced_mode == "offline" or (not settings.spend_allowed and not key):
         return "offline", url, None  # forced, or the notebook has not opted in to live calls
     if not _is_fireworks(url):
-        # Ollama, vLLM, ...: live without a key unless one was given for that server.
-        return "live", url, key or _PLACEHOLDER_KEY
+        # Ollama, vLLM, ...: live without a key (ChatClient sends a placeholder) unless one was given.
+        return "live", url, key
     if key:
         return "live", url, key
     mode = settings.mode("generate")  # raises MissingKeyError if SVGKIT_MODE=live and no key
@@ -400,10 +380,17 @@ def generation_mode(
     URL that is not Fireworks (a local server) is live without a key, and Fireworks is live
     when a key is given or set.
 
+    Args:
+        base_url: As for :func:`generate`.
+        api_key: As for :func:`generate`.
+        settings: Mode and keys; ``None`` reads them from the environment
+            (:func:`~svgkit.config.get_settings`).
+
     Raises:
         MissingKeyError: ``SVGKIT_MODE=live`` is set but Fireworks needs a key that is missing.
     """
-    mode, _, _ = _resolve(base_url=base_url, api_key=api_key, settings=settings or get_settings())
+    mode, _, _ = _resolve(base_url=base_url, api_key=api_key,
+                          settings=get_settings() if settings is None else settings)
     return mode
 
 
@@ -489,82 +476,6 @@ def offline_generations(
 
 
 # --------------------------------------------------------------------------- live
-def _redact(text: str, secret: str | None) -> str:
-    if secret and secret != _PLACEHOLDER_KEY:
-        text = text.replace(secret, "***")
-    return text
-
-
-def _describe(exc: BaseException, secret: str | None) -> str:
-    status = getattr(exc, "status_code", None)
-    head = f"HTTP {status}" if status else type(exc).__name__
-    message = str(exc).strip() or type(exc).__name__
-    text = _redact(f"{head}: {message}", secret)
-    return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 3] + "..."
-
-
-def _classify(exc: BaseException) -> tuple[bool, bool]:
-    """(retry it, fail the rest of the batch too)."""
-    import openai
-
-    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
-        return True, False
-    if isinstance(exc, asyncio.TimeoutError):
-        return True, False
-    status = getattr(exc, "status_code", None)
-    if isinstance(status, int):
-        return (status in _RETRY_STATUSES or status >= 500), status in _FATAL_STATUSES
-    return False, False
-
-
-def _retry_after(exc: BaseException) -> float | None:
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    if headers is None:
-        return None
-    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is not None:
-            try:
-                return max(0.0, float(value) / scale)
-            except ValueError:
-                continue
-    return None
-
-
-def _backoff(attempt: int, exc: BaseException, base: float, cap: float) -> float:
-    hinted = _retry_after(exc)
-    if hinted is not None:
-        return min(hinted, cap)
-    delay = min(cap, base * 2 ** (attempt - 1))
-    return delay * random.uniform(0.5, 1.0)
-
-
-def _int_or_none(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _from_completion(completion: Any, row: _Row, index: int, model: str) -> Generation:
-    choices = getattr(completion, "choices", None) or []
-    if not choices:
-        raise ValueError("the response has no choices")
-    choice = choices[0]
-    message = getattr(choice, "message", None)
-    content = getattr(message, "content", None)
-    usage = getattr(completion, "usage", None)
-    return Generation(
-        row_id=row.row_id,
-        sample_index=index,
-        model=model,
-        response=content if isinstance(content, str) else None,
-        finish_reason=getattr(choice, "finish_reason", None),
-        prompt_tokens=_int_or_none(getattr(usage, "prompt_tokens", None)),
-        completion_tokens=_int_or_none(getattr(usage, "completion_tokens", None)),
-        total_tokens=_int_or_none(getattr(usage, "total_tokens", None)),
-        source="live",
-    )
-
-
 @dataclass(frozen=True)
 class _Request:
     """Per-call options shared by every request of a batch (never holds the key)."""
@@ -573,66 +484,37 @@ class _Request:
     temperature: float
     max_tokens: int | None
     extra_body: Mapping[str, Any] | None
-    max_retries: int
-    retry_base_delay_s: float
-    retry_max_delay_s: float
+
+    def body(self, row: _Row) -> dict[str, Any]:
+        """The chat-completions body for one sample of ``row`` (one request per sample, no ``n``)."""
+        body: dict[str, Any] = {"model": self.model, "messages": list(row.messages), "temperature": self.temperature}
+        if self.max_tokens is not None:
+            body["max_tokens"] = self.max_tokens
+        if self.extra_body:
+            body.update({k: v for k, v in self.extra_body.items() if k not in ("model", "messages", "stream")})
+        return body
 
 
-async def _sample(
-    client: Any,
-    row: _Row,
-    index: int,
-    request: _Request,
-    secret: str | None,
-    fatal: list[str],
-) -> Generation:
-    """One sample with retries; never raises except on cancellation."""
-    started = time.monotonic()
-    attempts = 0
-    while True:
-        if fatal:
-            return Generation(
-                row.row_id, index, request.model, None, error=f"not sent: {fatal[0]}", attempts=attempts
-            )
-        attempts += 1
-        try:
-            kwargs: dict[str, Any] = {
-                "model": request.model,
-                "messages": list(row.messages),
-                "temperature": request.temperature,
-            }
-            if request.max_tokens is not None:
-                kwargs["max_tokens"] = request.max_tokens
-            if request.extra_body:
-                kwargs["extra_body"] = dict(request.extra_body)
-            completion = await client.chat.completions.create(**kwargs)
-            record = _from_completion(completion, row, index, request.model)
-            return _replace(record, attempts=attempts, latency_s=round(time.monotonic() - started, 3))
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a record
-            retry, stop_batch = _classify(exc)
-            error = _describe(exc, secret)
-            if stop_batch and not fatal:
-                fatal.append(f"an earlier request failed with {error}")
-            if not retry or attempts > request.max_retries:
-                return Generation(
-                    row.row_id,
-                    index,
-                    request.model,
-                    None,
-                    error=error,
-                    attempts=attempts,
-                    latency_s=round(time.monotonic() - started, 3),
-                )
-            delay = _backoff(attempts, exc, request.retry_base_delay_s, request.retry_max_delay_s)
-            log.info(
-                "%s #%d: %s; retry %d/%d in %.2fs",
-                row.row_id, index, error, attempts, request.max_retries, delay,
-            )
-            await asyncio.sleep(delay)
-
-
-def _replace(record: Generation, **changes: Any) -> Generation:
-    return Generation(**{**record.to_dict(), **changes})
+async def _sample(client: ChatClient, row: _Row, index: int, request: _Request) -> Generation:
+    """One sample through the HTTP layer; never raises except on cancellation."""
+    outcome = await client.complete(request.body(row), label=f"{row.row_id} #{index}")
+    reply = outcome.value
+    if reply is None:
+        return Generation(row.row_id, index, request.model, None, error=outcome.error, attempts=outcome.attempts,
+                          latency_s=outcome.latency_s)
+    return Generation(
+        row_id=row.row_id,
+        sample_index=index,
+        model=request.model,
+        response=reply.content,
+        finish_reason=reply.finish_reason,
+        prompt_tokens=reply.prompt_tokens,
+        completion_tokens=reply.completion_tokens,
+        total_tokens=reply.total_tokens,
+        source="live",
+        attempts=outcome.attempts,
+        latency_s=outcome.latency_s,
+    )
 
 
 async def agenerate(
@@ -645,11 +527,10 @@ async def agenerate(
     base_url: str | None = None,
     api_key: str | Secret | None = None,
     concurrency: int = EVALUATION.concurrency,
-    max_retries: int = EVALUATION.max_retries,
     max_tokens: int | None = EVALUATION.max_tokens,
     request_timeout_s: float = EVALUATION.request_timeout_s,
-    retry_base_delay_s: float = DEFAULT_RETRY_BASE_DELAY_S,
-    retry_max_delay_s: float = DEFAULT_RETRY_MAX_DELAY_S,
+    retry: RetryPolicy | None = None,
+    breaker_threshold: int = HTTP.breaker_threshold,
     extra_body: Mapping[str, Any] | None = None,
     examples: Iterable[Any] | None = None,
     settings: Settings | None = None,
@@ -660,12 +541,15 @@ async def agenerate(
         raise ValueError(f"n must be at least 1, not {n}")
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, not {concurrency}")
-    if max_retries < 0:
-        raise ValueError(f"max_retries must be 0 or more, not {max_retries}")
+    if not request_timeout_s > 0:
+        raise ValueError(f"request_timeout_s must be more than 0, not {request_timeout_s}")
+    if breaker_threshold < 1:
+        raise ValueError(f"breaker_threshold must be at least 1, not {breaker_threshold}")
     if not model:
         raise ValueError("model must be a model id")
     normalised = _normalise_rows(rows)
-    mode, url, secret = _resolve(base_url=base_url, api_key=api_key, settings=settings or get_settings())
+    mode, url, secret = _resolve(base_url=base_url, api_key=api_key,
+                                 settings=get_settings() if settings is None else settings)
 
     if mode == "offline":
         if examples is None:
@@ -687,21 +571,13 @@ async def agenerate(
             )
     wanted = [(row, i) for row in normalised for i in range(n)]
     todo = [(row, i) for row, i in wanted if (row.row_id, i) not in done or not done[(row.row_id, i)].ok]
+    breaker = CircuitBreaker(breaker_threshold)
     if todo:
-        await _run_live(
-            todo, done, path,
-            request=_Request(
-                model=model,
-                temperature=temperature,
-                max_tokens=max_tokens,
-                extra_body=extra_body,
-                max_retries=max_retries,
-                retry_base_delay_s=retry_base_delay_s,
-                retry_max_delay_s=retry_max_delay_s,
-            ),
-            url=url, secret=secret, concurrency=concurrency, timeout_s=request_timeout_s,
-            progress=progress, total=len(wanted),
-        )
+        client = ChatClient(base_url=url, api_key=secret, timeout_s=request_timeout_s, policy=retry or RetryPolicy(),
+                            breaker=breaker)
+        request = _Request(model=model, temperature=temperature, max_tokens=max_tokens, extra_body=extra_body)
+        await _run_live(todo, done, path, client=client, request=request, concurrency=concurrency,
+                        progress=progress, total=len(wanted))
     if path is not None and stored_lines + len(todo) > len(done):
         _compact(path, done)  # failed lines that were retried are superseded
     results = [done[(row.row_id, i)] for row, i in wanted]
@@ -710,6 +586,10 @@ async def agenerate(
         "%d sample(s): %d sent, %d reused from %s, %d failed",
         len(results), len(todo), len(wanted) - len(todo), path, failed,
     )
+    if breaker.is_open:
+        not_sent = sum(r.attempts == 0 and not r.ok for r in results)
+        log.warning("generation stopped early: %s; %d sample(s) not sent, recorded as failed; "
+                    "call generate() again with the same out_path to ask for them", breaker.reason, not_sent)
     return results
 
 
@@ -723,19 +603,15 @@ async def _run_live(
     done: dict[tuple[str, int], Generation],
     path: Path | None,
     *,
+    client: ChatClient,
     request: _Request,
-    url: str,
-    secret: str | None,
     concurrency: int,
-    timeout_s: float,
     progress: bool,
     total: int,
 ) -> None:
-    import openai
     from tqdm.auto import tqdm
 
     semaphore = asyncio.Semaphore(concurrency)
-    fatal: list[str] = []
     failures = 0
     if path is not None:
         _repair_tail(path)
@@ -747,12 +623,11 @@ async def _run_live(
         unit="sample",
         disable=not progress,
     )
-    client = openai.AsyncOpenAI(base_url=url, api_key=secret, max_retries=0, timeout=timeout_s)
 
     async def one(row: _Row, index: int) -> None:
         nonlocal failures
         async with semaphore:
-            record = await _sample(client, row, index, request, secret, fatal)
+            record = await _sample(client, row, index, request)
         done[record.key] = record
         if handle is not None:
             handle.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
@@ -760,7 +635,9 @@ async def _run_live(
         failures += not record.ok
         bar.update(1)
         if failures:
-            bar.set_postfix(failed=failures, refresh=False)
+            postfix = {"failed": failures, **({"stopped": "breaker"} if client.breaker and client.breaker.is_open
+                                              else {})}
+            bar.set_postfix(postfix, refresh=False)
 
     try:
         async with asyncio.TaskGroup() as group:
@@ -770,8 +647,7 @@ async def _run_live(
         bar.close()
         if handle is not None:
             handle.close()
-        with contextlib.suppress(Exception):
-            await client.close()
+        await client.aclose()
 
 
 def generate(
@@ -784,11 +660,10 @@ def generate(
     base_url: str | None = None,
     api_key: str | Secret | None = None,
     concurrency: int = EVALUATION.concurrency,
-    max_retries: int = EVALUATION.max_retries,
     max_tokens: int | None = EVALUATION.max_tokens,
     request_timeout_s: float = EVALUATION.request_timeout_s,
-    retry_base_delay_s: float = DEFAULT_RETRY_BASE_DELAY_S,
-    retry_max_delay_s: float = DEFAULT_RETRY_MAX_DELAY_S,
+    retry: RetryPolicy | None = None,
+    breaker_threshold: int = HTTP.breaker_threshold,
     extra_body: Mapping[str, Any] | None = None,
     examples: Iterable[Any] | None = None,
     settings: Settings | None = None,
@@ -800,12 +675,20 @@ def generate(
     its own loop in a worker thread (or ``await agenerate(...)`` directly).
 
     Live, each sample is its own request (no ``n`` parameter, which local servers such as
-    Ollama ignore), so every sample can be stored, resumed and retried on its own. Requests
-    failing with 408, 409, 429, 5xx, a timeout or a broken connection are retried up to
-    ``max_retries`` times with exponential backoff (honouring ``Retry-After``); other failures,
-    and retries that run out, become records with ``error`` set. After a 401, 403 or 404 the
-    requests not yet sent are recorded as failed without being sent. Nothing is raised for a
-    failed request.
+    Ollama ignore), so every sample can be stored, resumed and retried on its own. Requests go
+    through :class:`svgkit.http_client.ChatClient`:
+
+    * 408, 409, 429, 5xx, timeouts and dropped connections are retried by ``retry`` (backoff
+      with jitter, ``Retry-After`` honoured up to a cap);
+    * every request has a hard wall-clock limit, ``request_timeout_s`` (a server that trickles
+      its answer cannot stretch it), and every sample ``retry.total_s``, retries included;
+    * after ``breaker_threshold`` consecutive timeouts, dropped connections or 5xx, or at once
+      after a 401, 403 or 404, nothing more is sent: the samples not sent yet become failure
+      records that say why, and a warning is logged;
+    * a 200 that is not a chat completion (HTML, ``"choices": "nope"``, no message, content
+      that is not a string) is a failure record with the reason, not an empty answer.
+
+    Nothing is raised for a failed request, and failure records are asked again by the next call.
 
     With ``out_path``, every record is appended to that JSONL file as it arrives. Calling again
     with the same file sends requests only for samples that are missing or failed; records
@@ -832,17 +715,19 @@ def generate(
         out_path: JSONL file to append to and resume from; ``None`` keeps nothing (no resume).
         base_url: OpenAI-compatible base URL (ending in ``/v1``); default from the settings.
         api_key: Key for that endpoint (a str or :class:`~svgkit.config.Secret`); never logged
-            or written.
+            or written, and scrubbed (with its prefixes and URL-encoded forms) from every error.
         concurrency: Most requests in flight at once.
-        max_retries: Retries per sample after the first attempt.
         max_tokens: Output token limit per answer; ``None`` sends none.
-        request_timeout_s: Timeout of one request.
-        retry_base_delay_s: First backoff delay, doubled per retry (with jitter).
-        retry_max_delay_s: Longest single backoff delay.
+        request_timeout_s: Hard wall-clock limit of one request, response body included.
+        retry: Retry rules and the per-sample deadline (``total_s``); ``None`` for
+            ``RetryPolicy()``, whose defaults are in :data:`svgkit.config.HTTP`.
+        breaker_threshold: Consecutive timeouts, dropped connections or 5xx after which the
+            batch stops asking.
         extra_body: Extra JSON fields for the request body (e.g. ``{"reasoning_effort": "low"}``).
         examples: Offline only: the bundled examples (e.g. ``svgkit.dataset.load_examples()``);
             default reads ``svgkit/data/examples.jsonl``.
-        settings: Settings to use instead of :func:`~svgkit.config.get_settings`.
+        settings: Mode and keys; ``None`` reads them from the environment
+            (:func:`~svgkit.config.get_settings`).
         progress: Show a progress bar.
 
     Returns:
@@ -856,156 +741,11 @@ def generate(
     """
     options = dict(
         model=model, n=n, temperature=temperature, out_path=out_path, base_url=base_url,
-        api_key=api_key, concurrency=concurrency, max_retries=max_retries, max_tokens=max_tokens,
-        request_timeout_s=request_timeout_s, retry_base_delay_s=retry_base_delay_s,
-        retry_max_delay_s=retry_max_delay_s, extra_body=extra_body, examples=examples,
-        settings=settings, progress=progress,
+        api_key=api_key, concurrency=concurrency, max_tokens=max_tokens,
+        request_timeout_s=request_timeout_s, retry=retry, breaker_threshold=breaker_threshold,
+        extra_body=extra_body, examples=examples, settings=settings, progress=progress,
     )
     rows = list(rows)  # a generator must not be consumed in one thread and read in another
     # Interrupting the caller (Jupyter's stop button) cancels the run, so no further requests
     # are sent; what already arrived stays in the JSONL file.
     return run_sync(agenerate(rows, **options))
-
-
-# --------------------------------------------------------------------------- cost
-@dataclass(frozen=True)
-class CostEstimate:
-    """What a live run would cost, before anything is spent (rough: token counts are estimates).
-
-    Attributes:
-        n_rows: Rows to generate for.
-        samples: Samples per row.
-        model: Policy model.
-        judge_model: Judge model, or ``None`` when judging costs nothing (rule judge).
-        generation_calls: Requests to the policy.
-        generation_input_tokens: Input tokens of all generation requests.
-        generation_output_tokens: Output tokens of all generation requests.
-        judge_calls: Requests to the judge.
-        judge_input_tokens: Input tokens of all judge requests (image and prompt).
-        judge_output_tokens: Output tokens of all judge requests.
-        generation_usd: Price of generation in US dollars.
-        judge_usd: Price of judging in US dollars.
-    """
-
-    n_rows: int
-    samples: int
-    model: str
-    judge_model: str | None
-    generation_calls: int
-    generation_input_tokens: int
-    generation_output_tokens: int
-    judge_calls: int
-    judge_input_tokens: int
-    judge_output_tokens: int
-    generation_usd: float
-    judge_usd: float
-
-    @property
-    def total_usd(self) -> float:
-        """Generation plus judge, in US dollars."""
-        return self.generation_usd + self.judge_usd
-
-    def _rows(self) -> list[tuple[str, str, str, str, str]]:
-        judge = self.judge_model or "rule judge (no calls)"
-        return [
-            ("generation", self.model, f"{self.generation_calls:,}",
-             f"{self.generation_input_tokens:,} in / {self.generation_output_tokens:,} out",
-             _usd(self.generation_usd)),
-            ("judge", judge, f"{self.judge_calls:,}",
-             f"{self.judge_input_tokens:,} in / {self.judge_output_tokens:,} out", _usd(self.judge_usd)),
-        ]
-
-    def __str__(self) -> str:
-        head = f"Estimated cost of {self.n_rows} rows x {self.samples} samples: {_usd(self.total_usd)}"
-        table = [("step", "model", "calls", "tokens", "USD"), *self._rows()]
-        widths = [max(len(r[i]) for r in table) for i in range(5)]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in table]
-        return "\n".join([head, *lines, "(token counts are estimates from svgkit.config; prices from PRICES)"])
-
-    def _repr_html_(self) -> str:
-        cells = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in self._rows()
-        )
-        return (
-            f"<p><b>Estimated cost of {self.n_rows} rows &times; {self.samples} samples: "
-            f"{html.escape(_usd(self.total_usd))}</b></p>"
-            "<table><tr><th>step</th><th>model</th><th>calls</th><th>tokens</th><th>USD</th></tr>"
-            f"{cells}</table><p><small>Token counts are estimates from <code>svgkit.config</code>; "
-            "prices from <code>PRICES</code>.</small></p>"
-        )
-
-
-def _usd(value: float) -> str:
-    return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
-
-
-def _price(model: str, prices: Mapping[str, tuple[float, float]]) -> tuple[float, float]:
-    try:
-        return prices[model]
-    except KeyError:
-        raise ValueError(
-            f"no price for {model!r} in svgkit.config.PRICES; pass prices={{{model!r}: (usd_in, usd_out)}} "
-            "per million tokens (use (0, 0) for a local server)"
-        ) from None
-
-
-def estimate_cost(
-    n_rows: int,
-    *,
-    samples: int = EVALUATION.samples_per_prompt,
-    model: str = MODELS.eval_policy,
-    judge_model: str | None = MODELS.judge,
-    prompt_tokens: float = DEFAULT_PROMPT_TOKENS,
-    completion_tokens: float = EVALUATION.est_completion_tokens,
-    judge_input_tokens: float = EVALUATION.est_judge_input_tokens,
-    judge_output_tokens: float = EVALUATION.est_judge_output_tokens,
-    judge_calls_per_sample: int = 1,
-    prices: Mapping[str, tuple[float, float]] | None = None,
-) -> CostEstimate:
-    """Estimate what generating and judging ``n_rows`` x ``samples`` answers would cost.
-
-    One generation request per sample and ``judge_calls_per_sample`` judge requests; prices are USD per million
-    tokens from :data:`svgkit.config.PRICES`.
-
-    Args:
-        n_rows: Rows to generate for.
-        samples: Samples per row.
-        model: Policy model.
-        judge_model: Judge model; ``None`` for the rule judge, which costs nothing.
-        prompt_tokens: Input tokens per row (see :func:`average_prompt_tokens`).
-        completion_tokens: Output tokens per answer, reasoning included.
-        judge_input_tokens: Input tokens per judge call (image and prompt).
-        judge_output_tokens: Output tokens per judge call.
-        judge_calls_per_sample: Judge requests per answer.
-        prices: ``{model: (usd_in, usd_out)}`` per million tokens, instead of ``PRICES``.
-
-    Raises:
-        ValueError: A count is negative, or a model has no price.
-    """
-    if n_rows < 0 or samples < 0 or judge_calls_per_sample < 0:
-        raise ValueError("n_rows, samples and judge_calls_per_sample must be 0 or more")
-    table = PRICES if prices is None else prices
-    calls = n_rows * samples
-    gen_in, gen_out = round(calls * prompt_tokens), round(calls * completion_tokens)
-    price_in, price_out = _price(model, table)
-    generation_usd = (gen_in * price_in + gen_out * price_out) / 1e6
-    judge_calls = calls * judge_calls_per_sample if judge_model else 0
-    j_in, j_out = round(judge_calls * judge_input_tokens), round(judge_calls * judge_output_tokens)
-    judge_usd = 0.0
-    if judge_model:
-        judge_in, judge_out = _price(judge_model, table)
-        judge_usd = (j_in * judge_in + j_out * judge_out) / 1e6
-    return CostEstimate(
-        n_rows=n_rows,
-        samples=samples,
-        model=model,
-        judge_model=judge_model,
-        generation_calls=calls,
-        generation_input_tokens=gen_in,
-        generation_output_tokens=gen_out,
-        judge_calls=judge_calls,
-        judge_input_tokens=j_in,
-        judge_output_tokens=j_out,
-        generation_usd=generation_usd,
-        judge_usd=judge_usd,
-    )

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from .config import REHEARSAL, Settings, Step, get_settings, output_path
+from .config import PLATFORM, REHEARSAL, Settings, Step, get_settings, output_path
 from .fireworks_api import FireworksApi, connect
 from .standin.fireworks import Call, FireworksStandin
 
@@ -60,6 +60,47 @@ class PlatformSession:
     def transcript(self) -> Sequence[Call]:
         """The requests a live run would have sent (rehearsal only; empty when live)."""
         return self.standin.transcript() if self.standin is not None else ()
+
+    @property
+    def speed(self) -> float:
+        """Simulated seconds per wall-clock second: 1 live, the stand-in's clock speed in a rehearsal."""
+        return self.standin.clock.speed if self.standin is not None and self.standin.clock.speed > 0 else 1.0
+
+    def wait_timing(self, timeout_s: float) -> tuple[float, float]:
+        """``(poll_s, timeout_s)`` for a wait that may take ``timeout_s`` on Fireworks.
+
+        Live: :attr:`PlatformConfig.poll_interval_s <svgkit.config.PlatformConfig>` and ``timeout_s``.
+        In a rehearsal the stand-in's clock runs :attr:`speed` times faster, so the deadline shrinks
+        by that factor and polls come every :attr:`RehearsalConfig.poll_s <svgkit.config.RehearsalConfig>` wall seconds.
+        """
+        if not self.rehearsal:
+            return PLATFORM.poll_interval_s, timeout_s
+        return REHEARSAL.poll_s, max(timeout_s / self.speed, 5 * REHEARSAL.poll_s)
+
+    def requests_table(self, *, since: int = 0) -> str:
+        """Markdown: the requests the rehearsal sent from request number ``since`` on (what live would send).
+
+        Repeated identical requests (the polls of a wait) are folded into one row with a count;
+        query strings and signed-URL tokens are left out. Live, a sentence saying so.
+        """
+        if self.standin is None:
+            return "Live run: the requests went to Fireworks (only rehearsals record them)."
+        rows: list[list[object]] = []
+        for call in list(self.standin.transcript(include_storage=True))[since:]:
+            path = call.path.split("?", 1)[0]
+            if path.startswith("/standin-storage/"):
+                path = f"(signed URL) {path.rsplit('/', 1)[-1]}"
+            if rows and rows[-1][:3] == [call.method, path, call.status]:
+                rows[-1][3] += 1  # type: ignore[operator]
+            else:
+                rows.append([call.method, path, call.status, 1])
+        lines = ["| # | method | path | status | times |", "|---:|---|---|---:|---:|"]
+        lines += [f"| {i} | {m} | `{p}` | {s} | {n} |" for i, (m, p, s, n) in enumerate(rows, 1)]
+        return "\n".join(lines)
+
+    def request_count(self) -> int:
+        """How many requests the rehearsal has recorded so far (0 live): a mark for :meth:`requests_table`."""
+        return len(self.standin.transcript(include_storage=True)) if self.standin is not None else 0
 
     def close(self) -> None:
         """Stop the stand-in and restore the environment; safe to call twice."""

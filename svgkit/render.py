@@ -11,6 +11,21 @@ so API keys of the caller never reach them. A timeout, a crash, a cairo error or
 SVG becomes a failed :class:`RenderResult` with a reason and a ``failure`` kind
 (``"content"``: the SVG caused it; ``"infrastructure"``: the renderer itself failed); the
 caller's process never dies.
+
+No answer changes how the next one is drawn. A worker that fails while drawing (any error, a
+timeout, a crash) is replaced, never reused: cairo can stay broken after an error (a font face
+that failed at 65,536 px fails at every size afterwards). Font sizes are bounded before they
+reach cairo (``LIMITS.max_font_px`` after every transform; a ``font_clamped`` finding says so),
+and an embedded SVG image is drawn as a document of its own, as in a browser (its patterns,
+markers and clip paths are not the outer SVG's, nor the other way round).
+
+A drawing failure is tried once more on a fresh worker with ``LIMITS.render_retry_timeout_factor``
+times the time limit (``attempts == 2``, a ``render_retried`` finding). Drawn then, the first
+failure was the machine's (a loaded machine, a broken worker) and the result is a normal one;
+failing again, ``failure`` is ``"content"``: the SVG is to blame. Sanitiser rejections are
+certain and not retried. A renderer that cannot draw at all (the cairo library missing) is an
+``"infrastructure"`` failure whose error says how to install it; every later render fails at
+once with the same reason until :func:`shutdown_workers`.
 :func:`render_many` renders a batch on the pool (one worker per core by default), keeps the
 input order and shows progress.
 
@@ -35,6 +50,7 @@ listed in :mod:`svgkit.svg`.
 import atexit
 import base64
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -45,7 +61,7 @@ import time
 import urllib.parse
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from svgkit.config import LIMITS
@@ -80,6 +96,12 @@ class RenderResult:
         failure: ``None`` when ok, else ``"content"`` (the SVG caused the failure: a score
             of 0 is a fair grade) or ``"infrastructure"`` (the renderer failed: the SVG was
             never judged). See :data:`FailureKind`.
+        attempts: How many times it was drawn: 2 when the first attempt failed for a reason
+            that was not a rejection and it was tried again on a fresh worker (the
+            ``render_retried`` finding says what happened).
+        embedded: The sanitised SVG documents of the ``data:image/svg+xml`` images in the
+            drawing (see :attr:`svgkit.svg.SanitizedSvg.embedded`); their text is part of the
+            picture.
     """
 
     ok: bool
@@ -91,6 +113,8 @@ class RenderResult:
     error: str | None
     svg: str | None
     failure: FailureKind | None = None
+    attempts: int = 1
+    embedded: tuple[str, ...] = ()
 
     @property
     def recovered(self) -> bool:
@@ -122,6 +146,66 @@ _WARMUP_SVG = (
 
 _installed_families: set[str] | None = None
 _blocked_fetches: list[str] = []
+_clamped_fonts: list[tuple[float, float]] = []  # (asked, drawn) effective sizes in px, this task
+
+
+def _bounded_font_size(size: float, matrix: tuple[float, ...]) -> float:
+    """The font size to give cairo so that the glyphs stay below ``LIMITS.max_font_px`` pixels.
+
+    FreeType cannot size a glyph at 65,536 px or more (``viewBox="0 0 1 1"`` with
+    ``font-size="80"`` drawn on 1000 px is 80,000 px), and once it fails cairo keeps the font
+    face broken for the rest of the process: every later text at a new size fails too. The
+    effective size is the font size times the current transformation's larger axis scale.
+    """
+    xx, yx, xy, yy = matrix[:4]
+    scale = max(math.hypot(xx, yx), math.hypot(xy, yy))
+    limit = LIMITS.max_font_px
+    if math.isnan(size):
+        size = 16.0  # not a size: cairosvg's default (12pt), as a browser ignores the value
+    if not (math.isfinite(scale) and scale > 0) or abs(size) * scale <= limit:
+        return size
+    _clamped_fonts.append((abs(size) * scale, limit))
+    return math.copysign(limit / scale, size)
+
+
+def _install_guards() -> None:
+    """Patch the worker's cairosvg so that no SVG can break the process for the next one.
+
+    - Font sizes are bounded before they reach cairo (see :func:`_bounded_font_size`).
+    - An embedded SVG image is drawn as a document of its own, as browsers do: its patterns,
+      markers, masks and clip paths are not visible to the SVG around it, nor the other way
+      round (cairosvg keeps one table of definitions per canvas, which would let either
+      document reference the other's past what the sanitiser counted).
+
+    Runs in render workers only; calling it again does nothing.
+    """
+    import cairocffi
+    import cairosvg.surface
+
+    if getattr(cairocffi.Context.set_font_size, "_svgkit_guard", False):
+        return
+    original_set_font_size = cairocffi.Context.set_font_size
+
+    def set_font_size(self, size):
+        return original_set_font_size(self, _bounded_font_size(float(size), tuple(self.get_matrix())))
+
+    set_font_size._svgkit_guard = True  # type: ignore[attr-defined]
+    cairocffi.Context.set_font_size = set_font_size
+
+    draw_image = cairosvg.surface.TAGS["image"]
+    tables = ("markers", "gradients", "patterns", "masks", "paths", "filters", "images")
+
+    def image_as_own_document(surface, node):
+        saved = [getattr(surface, name) for name in tables]
+        for name in tables:
+            setattr(surface, name, {})
+        try:
+            return draw_image(surface, node)
+        finally:
+            for name, table in zip(tables, saved, strict=True):
+                setattr(surface, name, table)
+
+    cairosvg.surface.TAGS["image"] = image_as_own_document
 
 
 def _fetch_data_only(url: str, resource_type: str) -> bytes:
@@ -236,10 +320,12 @@ def _render_local(svg: str, max_side: int, strict: bool) -> dict[str, Any]:
 
     from svgkit.svg import _clamp, _natural_size, sanitize_svg
 
+    _install_guards()
     clean = sanitize_svg(svg, strict=strict)
     findings = list(clean.findings)
     if clean.svg is None:
-        return {"ok": False, "error": f"rejected: {clean.reason}", "findings": findings, "svg": None}
+        return {"ok": False, "error": f"rejected: {clean.reason}", "findings": findings, "svg": None,
+                "rejected": True}
     root = etree.fromstring(clean.svg, etree.XMLParser(resolve_entities=False, no_network=True,
                                                          load_dtd=False, huge_tree=False))
     nat_w, nat_h, source = _natural_size(clean.svg)
@@ -254,16 +340,21 @@ def _render_local(svg: str, max_side: int, strict: bool) -> dict[str, Any]:
     root.set("height", str(height))
     _fix_fonts(root)
     drawn = etree.tostring(root, encoding="unicode")
-    del _blocked_fetches[:]
+    del _blocked_fetches[:], _clamped_fonts[:]
     png = cairosvg.surface.PNGSurface.convert(
         bytestring=drawn.encode("utf-8"), parent_width=width, parent_height=height,
         background_color="white", unsafe=False, url_fetcher=_fetch_data_only,
     )
     for url in _blocked_fetches[:3]:
         findings.append(Finding("blocked_fetch", f"refused to fetch {url!r}", "removed"))
+    if _clamped_fonts:
+        asked = max(a for a, _ in _clamped_fonts)
+        findings.append(Finding("font_clamped", f"{len(_clamped_fonts)} text size(s) up to {asked:.6g} px drawn at "
+                                f"{LIMITS.max_font_px:,.0f} px (FreeType cannot draw 65,536 px)", "info"))
     png_w = int.from_bytes(png[16:20], "big") if png[:8] == b"\x89PNG\r\n\x1a\n" else width
     png_h = int.from_bytes(png[20:24], "big") if png[:8] == b"\x89PNG\r\n\x1a\n" else height
-    return {"ok": True, "png": png, "width": png_w, "height": png_h, "findings": findings, "svg": drawn}
+    return {"ok": True, "png": png, "width": png_w, "height": png_h, "findings": findings, "svg": drawn,
+            "embedded": list(clean.embedded)}
 
 
 def _exception_failure(exc: BaseException) -> FailureKind:
@@ -274,6 +365,15 @@ def _exception_failure(exc: BaseException) -> FailureKind:
     imported is the renderer's fault.
     """
     return "infrastructure" if isinstance(exc, ImportError) else "content"
+
+
+def _startup_error(exc: BaseException) -> str:
+    """Why a worker cannot draw at all, and what to do about it."""
+    detail = f"{type(exc).__name__}: {str(exc)[:300]}"
+    if isinstance(exc, OSError) or "cairo" in str(exc).lower():
+        return (f"the cairo library cannot be loaded ({detail}); install it (Debian/Ubuntu: "
+                "sudo apt-get install libcairo2; macOS: brew install cairo) or run `make setup`")
+    return f"the renderer cannot be imported ({detail}); run `make setup` to reinstall the packages"
 
 
 def _vm_bytes() -> int | None:
@@ -314,7 +414,13 @@ def _worker_entry() -> None:  # pragma: no cover - runs in the worker process
 
     read_fd, write_fd, memory_mb = (int(a) for a in sys.argv[1:4])
     inbox, outbox = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
-    import cairosvg
+    try:
+        import cairosvg
+
+        _install_guards()
+    except Exception as exc:  # noqa: BLE001 - say why, then exit: the parent reports it
+        outbox.send_bytes(_encode_reply({"startup_error": _startup_error(exc)}))
+        return
 
     _installed_families = _list_families()
     try:
@@ -337,6 +443,8 @@ def _worker_entry() -> None:  # pragma: no cover - runs in the worker process
             task = json.loads(inbox.recv_bytes())
         except (EOFError, OSError):
             return
+        # Any failure while drawing may leave cairo in a state that changes the next drawing
+        # (a font face broken for good, say): the worker then exits and a fresh one takes over.
         try:
             reply = _render_local(task["svg"], int(task["max_side"]), bool(task["strict"]))
             if not reply.get("ok"):
@@ -345,10 +453,11 @@ def _worker_entry() -> None:  # pragma: no cover - runs in the worker process
             reply = {"ok": False, "error": f"out of memory (cap {memory_mb} MB)", "restart": True,
                      "failure": "content"}
         except RecursionError:
-            reply = {"ok": False, "error": "render error: nesting too deep for the renderer", "failure": "content"}
+            reply = {"ok": False, "error": "render error: nesting too deep for the renderer", "failure": "content",
+                     "restart": True}
         except Exception as exc:  # noqa: BLE001 - every renderer failure becomes a failed result
             reply = {"ok": False, "error": f"render error: {type(exc).__name__}: {str(exc)[:200]}",
-                     "failure": _exception_failure(exc)}
+                     "failure": _exception_failure(exc), "restart": True}
         try:
             outbox.send_bytes(_encode_reply(reply))
         except MemoryError:
@@ -398,6 +507,10 @@ class _WorkerDied(Exception):
         self.infrastructure = infrastructure
 
 
+class _CannotDraw(_WorkerDied):
+    """A worker started but cannot draw anything (cairo missing, say): no retry will help."""
+
+
 _WORKER_CODE = "from svgkit.render import _worker_entry; _worker_entry()"
 
 
@@ -428,8 +541,12 @@ class _Worker:
         try:
             if not self.inbox.poll(LIMITS.worker_start_timeout_s):
                 raise _WorkerDied(f"render worker did not start within {LIMITS.worker_start_timeout_s:.0f} s")
-            self.inbox.recv_bytes()
-        except (EOFError, OSError) as exc:
+            hello = self.inbox.recv_bytes(_MAX_REPLY_BYTES)
+            size = int.from_bytes(hello[:4], "big")
+            startup_error = json.loads(hello[4: 4 + size].decode("utf-8")).get("startup_error")
+            if startup_error:
+                raise _CannotDraw(str(startup_error))
+        except (EOFError, OSError, ValueError, TypeError, AttributeError) as exc:
             self.kill()
             raise _WorkerDied(
                 f"render worker failed to start (exit code {self.process.poll()}); check that "
@@ -517,6 +634,8 @@ class _Pool:
         self.cond = threading.Condition()
         self.idle: list[_Worker] = []
         self.size = 0  # workers alive or starting
+        #: Why workers cannot draw (cairo missing): every render fails at once until shutdown.
+        self.broken: str | None = None
         self.pid = os.getpid()
         self.fontconfig_file, self.fontconfig_dir = _write_fontconfig()
         self.env = _worker_env()
@@ -525,15 +644,30 @@ class _Pool:
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         self.env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, self.env.get("PYTHONPATH")) if p)
 
-    def acquire(self, limit: int) -> _Worker:
+    def acquire(self, limit: int, *, fresh: bool = False) -> _Worker:
+        """An idle worker, or a new one when fewer than ``limit`` run; ``fresh`` always starts one."""
+        stale: _Worker | None = None
         with self.cond:
+            if self.broken:
+                raise _CannotDraw(self.broken)
             while not self.idle and self.size >= limit:
                 self.cond.wait()
-            if self.idle:
+            if self.idle and not fresh:
                 return self.idle.pop()
-            self.size += 1
+            if self.idle and self.size >= limit:
+                stale = self.idle.pop(0)  # make room for the fresh worker
+            else:
+                self.size += 1
+        if stale is not None:
+            stale.close()
         try:
             return _Worker(self.env)
+        except _CannotDraw as exc:
+            with self.cond:
+                self.broken = str(exc)
+                self.size -= 1
+                self.cond.notify_all()
+            raise
         except BaseException:
             with self.cond:
                 self.size -= 1
@@ -602,16 +736,37 @@ def _render(svg: str | None, *, timeout_s: float, max_side: int, strict: bool, l
         task = json.dumps({"svg": svg.encode("utf-8", "replace").decode("utf-8"), "max_side": max_side,
                            "strict": strict}).encode("utf-8")
     pool = _pool()
+    first = _attempt(pool, task, timeout_s=timeout_s, limit=limit, fresh=False)
+    if first.ok or first.failure != "content" or first.rejected:
+        return first
+    # The SVG failed it, or the machine did (a loaded machine, a worker an earlier answer broke):
+    # once more on a fresh worker with a longer limit tells the two apart.
+    retry_s = timeout_s * LIMITS.render_retry_timeout_factor
+    second = _attempt(pool, task, timeout_s=retry_s, limit=limit, fresh=True)
+    if second.ok:
+        note = Finding("render_retried", f"the first attempt failed ({first.error}); drawn on a fresh worker", "info")
+    elif second.failure == "content":
+        note = Finding("render_retried", f"failed twice: {first.error}, then on a fresh worker with a "
+                       f"{retry_s:g} s limit: {second.error}", "info")
+    else:
+        return replace(second, attempts=2, duration_s=first.duration_s + second.duration_s)
+    return replace(second, findings=(*second.findings, note), attempts=2,
+                   duration_s=first.duration_s + second.duration_s)
+
+
+def _attempt(pool: "_Pool", task: bytes, *, timeout_s: float, limit: int, fresh: bool) -> RenderResult:
+    """One render on one worker (or two, when the first had died before it got the task)."""
     for attempt in range(2):
         try:
-            worker = pool.acquire(limit)
+            worker = pool.acquire(limit, fresh=fresh or attempt > 0)
         except (_WorkerDied, OSError) as exc:
             return _failed(f"renderer unavailable: {exc}", failure="infrastructure")
         start = time.perf_counter()
         healthy = False
         try:
             reply = worker.run(task, timeout_s)
-            healthy = not reply.get("restart")
+            # A worker that failed while drawing may draw the next SVG differently: replace it.
+            healthy = not reply.get("restart") and bool(reply.get("ok") or reply.get("rejected"))
         except TimeoutError:
             return _failed(f"timed out after {timeout_s:g} s", duration_s=time.perf_counter() - start,
                            failure="content")
@@ -630,9 +785,11 @@ def _render(svg: str | None, *, timeout_s: float, max_side: int, strict: bool, l
                            failure=failure)
         try:
             width, height = int(reply["width"]), int(reply["height"])
+            embedded = tuple(str(doc) for doc in reply.get("embedded") or ())
         except (KeyError, TypeError, ValueError):
             return _failed("renderer sent a malformed reply", duration_s=duration, failure="infrastructure")
-        return RenderResult(True, reply["png"], width, height, duration, findings, None, reply.get("svg"))
+        return RenderResult(True, reply["png"], width, height, duration, findings, None, reply.get("svg"),
+                            embedded=embedded)
     return _failed("renderer crashed before the task was sent", failure="infrastructure")  # pragma: no cover
 
 

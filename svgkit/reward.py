@@ -13,7 +13,7 @@ what happened                                   score    ``is_score_valid``
 no SVG in the answer (or a truncated one)       0        True
 SVG rejected by the sanitiser (unsafe/invalid)  0        True
 blank or near-uniform picture (judge not asked) 0        True
-render failed, the SVG's fault (see below)      0        **False** (True if opted in)
+render failed twice, the SVG's fault (below)    0        True (False if opted out)
 render failed, the renderer's fault             0        **False**
 judge failed (unreachable, refused, garbage)    0        **False**
 judged                                          f / t    True
@@ -40,13 +40,18 @@ Validity of the judge's count: ``decided_share`` (a metric) says how many requir
 judge decided. The rule judge leaves many undecided, counted as not fulfilled, so its score is
 a strict lower bound; the result's reason gives ``fulfilled/decided`` beside ``fulfilled/total``.
 
-Render failures score 0 with ``is_score_valid=False`` and the reason, as upstream. The reason
-and the ``format_rendered`` metric say whose fault it was: the SVG's (nesting too deep, a cairo
-error, absurd numbers, out of memory, a timeout; ``RenderResult.failure == "content"``) or the
-rendering machinery's (renderer unavailable, worker died before the task; ``"infrastructure"``).
-With ``content_failure_valid=True`` (default ``EVALUATION.content_render_failure_valid``) an
-SVG-caused failure is a *valid* 0 instead, so RFT penalises answers that crash or hang the
-renderer; leave it off where a timeout may come from a loaded machine rather than the SVG.
+Render failures: a render that fails while drawing (a timeout, a cairo error, a crash, out of
+memory) is tried once more by :mod:`svgkit.render` on a fresh worker with a longer limit
+(``LIMITS.render_retry_timeout_factor`` times the timeout). If that one draws, the picture is
+judged as usual (the first failure was the machine's: a loaded machine, a broken worker). If
+it fails again, the SVG is to blame (``RenderResult.failure == "content"``) and the answer
+scores a *valid* 0 with the reason: Eval Protocol drops invalid rows from its mean, so an
+invalid score would never teach the policy that answers which hang or crash the renderer are
+bad. Failures of the machinery itself (cairo missing, no worker could start, a reply that could
+not be read; ``"infrastructure"``) are invalid, with the reason, and never count against the
+answer. ``content_failure_valid=False`` (or ``EVALUATION.content_render_failure_valid``) scores
+SVG-caused failures invalid too, as upstream does. The ``format_rendered`` metric carries
+``failure`` and ``attempts``.
 
 This module deliberately avoids ``from __future__ import annotations``: Eval Protocol
 inspects evaluator signatures at run time.
@@ -57,11 +62,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from ._aio import run_sync
+
 # svgkit/__init__.py has already told litellm (imported by Eval Protocol) not to download its
 # price list at import time.
-from eval_protocol.models import EvaluateResult, MetricResult
-
-from ._aio import run_sync
+from ._ep import EvaluateResult, MetricResult
 from .config import EVALUATION, Settings
 from .guards import clutter_stats, find_injections, ink_stats, text_free_png, written_requirements
 from .judge import Judge, Verdict, default_judge
@@ -108,7 +113,8 @@ def _render_metrics(render: RenderResult) -> dict[str, MetricResult]:
                                else "parsed strictly"),
         "format_rendered": _m(1.0 if render.ok else 0.0,
                               f"{render.width}x{render.height}" if render.ok else f"not rendered: {render.error}",
-                              failure=None if render.ok else _render_failure(render)),
+                              failure=None if render.ok else _render_failure(render),
+                              attempts=getattr(render, "attempts", 1)),
         "render_time": _m(render.duration_s, f"{render.duration_s * 1000:.0f} ms"),
     }
 
@@ -177,9 +183,10 @@ async def ascore_response(
     if not render.ok or not render.png:
         if rejected:
             return _result(0.0, f"SVG rejected: {render.error or rejected[0].detail}", metrics)
-        if _render_failure(render) == "content":  # the SVG crashed or hung the renderer
-            return _result(0.0, f"render failed because of the SVG: {render.error}", metrics,
-                           valid=content_failure_valid)
+        if _render_failure(render) == "content":  # the SVG crashed or hung the renderer, twice
+            tries = getattr(render, "attempts", 1)
+            return _result(0.0, f"render failed because of the SVG{' (twice)' if tries > 1 else ''}: {render.error}",
+                           metrics, valid=content_failure_valid)
         return _result(0.0, f"render failed (not the answer's fault): {render.error}", metrics, valid=False)
 
     ink = await asyncio.to_thread(ink_stats, render.png)
@@ -301,8 +308,9 @@ def score_response(
         prompt: The task prompt (lets the text-only guard spot a prompt written out).
         strict: Parse the SVG strictly instead of recovering malformed XML like a browser.
         settings: Mode and keys (default: from the environment).
-        content_failure_valid: Score a render failure caused by the SVG itself as a valid 0
-            (penalising the policy) instead of an invalid score.
+        content_failure_valid: Score a render failure caused by the SVG itself (it failed on a
+            fresh worker with a longer limit too) as a valid 0 that penalises the policy (the
+            default); ``False`` makes it an invalid score, as upstream.
 
     Returns:
         An ``EvaluateResult`` whose score is ``fulfilled / total`` and whose metrics hold

@@ -35,8 +35,9 @@ Sanitising
 The SVG is parsed with entity expansion, DTD loading and network access off. These are
 rejected outright: a DOCTYPE with an internal subset or any ``<!ENTITY``, more than
 ``LIMITS.max_depth`` levels, more than ``LIMITS.max_elements`` elements, more than
-``LIMITS.max_svg_bytes`` bytes, and ``<use>`` references that form a cycle or whose expansion
-exceeds ``LIMITS.max_use_expansion`` elements. A bare DOCTYPE (public/system id only, the
+``LIMITS.max_svg_bytes`` bytes, and references that form a cycle (``use_cycle``,
+``reference_cycle``) or would make cairosvg draw more than ``LIMITS.max_use_expansion``
+elements (``reference_expansion``; see "References" below). A bare DOCTYPE (public/system id only, the
 SVG 1.1 boilerplate models often write) is removed in the default mode and rejected in
 strict mode. Removed: ``script``, ``foreignObject``, ``on*`` attributes, every ``href`` or
 ``url()`` that is not a local ``#id`` or a ``data:image/...`` URI, CSS ``@import``, external
@@ -53,7 +54,33 @@ sanitised in turn (what it would have had rejected is reported as ``removed``: o
 image is dropped). Any other ``data:image/...`` is kept only when its bytes are a PNG, JPEG,
 GIF or WebP image (by their magic number) with no ``<svg`` in them; it is re-encoded as
 base64, so what is drawn is exactly what was checked. Everything else, ``data:`` targets of
-``<use>`` and ``<tref>`` included, is removed.
+``<use>`` and ``<tref>`` included, is removed. :attr:`SanitizedSvg.embedded` lists the
+sanitised embedded SVG documents, so that whatever reads the SVG's text (guards, judges) can
+read the text drawn inside its images too.
+
+References: the sanitiser sees what cairosvg follows
+-----------------------------------------------------
+cairosvg copies every CSS declaration (``style`` attributes and ``<style>`` rules) into the
+element's attributes, so ``style="href:..."`` is a reference it follows and ``id`` from CSS
+names a pattern or marker. Declarations that are not style (``href``, ``id`` and any name
+holding escaped characters such as ``\\{http\\:...xlink\\}href``) are removed
+(``css_not_style``). Where an element has both ``href`` and ``xlink:href``, cairosvg follows
+``xlink:href`` and browsers ``href``: only ``href`` is kept (``duplicate_href``). ``<use>``,
+``<image>``, ``<feImage>`` and ``<tref>`` without a target are dropped (browsers draw nothing).
+
+The expansion count follows every reference cairosvg draws, read from attributes, ``style``
+and ``<style>`` rules (matched with cssselect2, as cairosvg does) with its inheritance: a
+``<use>`` draws its target; a pattern paint (``fill``/``stroke``) draws the pattern's content
+each time an element is painted; a ``clip-path`` or ``mask`` draws its content per element;
+a marker draws its content at every vertex; an embedded SVG image counts as everything it
+draws; a text path is drawn per text element. Content that a ``<use>`` makes inherit a
+reference from it is not counted; the renderer's recursion and time limits bound that case.
+
+Values cairosvg reads with ``float()``, where a ValueError fails the whole drawing, are made
+parseable or dropped as a browser ignores them (``value_normalised``, ``invalid_value``):
+``opacity="50%"`` (valid CSS) becomes ``0.5``, angles with units become degrees, a junk
+``stroke-miterlimit`` or ``viewBox`` is ignored. ``<style>`` rules whose selector cairosvg
+cannot compile are dropped (``css_rule``), as a browser drops them.
 
 Malformed SVG
 -------------
@@ -88,6 +115,7 @@ import urllib.parse
 from dataclasses import dataclass, replace
 from typing import Literal
 
+import cssselect2
 import tinycss2
 from lxml import etree
 
@@ -164,6 +192,10 @@ class SanitizedSvg:
         rejected: ``True`` when the SVG must not be drawn (``svg`` is ``None``).
         recovered: ``True`` when malformed XML was repaired the way a browser draws it.
         reason: Why it was rejected (``None`` when not rejected).
+        embedded: The sanitised SVG documents of the ``data:image/svg+xml`` images it draws
+            (images inside those images included, depth first, each distinct one once), exactly
+            as they are drawn. Text in them is part of the picture: anything that reads the
+            SVG's text (a guard, a judge) should read these too (see :attr:`documents`).
     """
 
     svg: str | None
@@ -171,6 +203,12 @@ class SanitizedSvg:
     rejected: bool
     recovered: bool
     reason: str | None
+    embedded: tuple[str, ...] = ()
+
+    @property
+    def documents(self) -> tuple[str, ...]:
+        """The SVG itself and every embedded SVG document it draws (empty when rejected)."""
+        return () if self.svg is None else (self.svg, *self.embedded)
 
     @property
     def removed(self) -> tuple[Finding, ...]:
@@ -677,6 +715,57 @@ def _css_url_allowed(url: str) -> bool:
     return kind == "local"
 
 
+_FRACTIONS = frozenset({"opacity", "fill-opacity", "stroke-opacity", "stop-opacity", "flood-opacity"})
+#: Values cairosvg reads with ``float()`` (a ValueError there fails the whole drawing).
+_NUMERIC_VALUES = _FRACTIONS | {"stroke-miterlimit", "orient", "rotate", "viewBox"}
+_ANGLE = re.compile(r"([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(deg|grad|rad|turn)?", re.I)
+_ANGLE_UNITS = {"": 1.0, "deg": 1.0, "grad": 0.9, "rad": 180 / math.pi, "turn": 360.0}
+
+
+def _fix_number(name: str, value: str) -> str | None:
+    """``value`` as cairosvg can parse it (unchanged when it already can), or None when invalid."""
+    text = value.strip()
+    try:
+        if name in _FRACTIONS:
+            number = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+            return value if not text.endswith("%") else f"{number:g}"
+        if name == "stroke-miterlimit":
+            float(text)
+            return value
+        if name == "viewBox":
+            parts = [p for p in re.split(r"[\s,]+", text) if p]
+            return value if len(parts) == 4 and all(math.isfinite(float(p)) for p in parts) else None
+        if name == "orient" and text in ("auto", "auto-start-reverse"):
+            return value
+        angles = [_ANGLE.fullmatch(p) for p in re.split(r"[\s,]+", text) if p]
+        if not angles or not all(angles) or (name == "orient" and len(angles) != 1):
+            return None
+        degrees = [float(m.group(1)) * _ANGLE_UNITS[(m.group(2) or "").lower()] for m in angles]
+        if not any(m.group(2) for m in angles):
+            return value
+        return " ".join(f"{d:g}" for d in degrees)
+    except ValueError:
+        return None
+
+
+# A style attribute or sheet needs a full parse when it may hold a URL, an escape, an at-rule,
+# a nested rule, a comment (which can hide a name) or a declaration that is not style.
+_CSS_NEEDS_PARSE = re.compile(r"[(\\@{}]|/\*|href|\bid\s*:|opacity|miterlimit|orient|rotate", re.I)
+_CSS_PROPERTY = re.compile(r"-{0,2}[a-z_][a-z0-9_-]*")
+#: Declarations cairosvg copies into an element's attributes that are not style: it follows
+#: ``href`` from CSS as it does the attribute, and registers patterns and markers by ``id``.
+_CSS_NOT_STYLE = frozenset({"href", "id"})
+
+
+def _css_is_style(name: str) -> bool:
+    """Whether a (lower-cased, unescaped) CSS declaration name may be kept.
+
+    Escapes let a name hold any character: ``\\{http\\:...xlink\\}href`` is the name cairosvg
+    stores as the ``xlink:href`` attribute. Only plain property names are style.
+    """
+    return name not in _CSS_NOT_STYLE and _CSS_PROPERTY.fullmatch(name) is not None
+
+
 def _css_safe(tokens) -> str | None:
     """The first URL in ``tokens`` that is not allowed (see :func:`_css_url_allowed`)."""
     return next((url for url in _css_urls(tokens) if not _css_url_allowed(url)), None)
@@ -689,6 +778,10 @@ class _Cleaner:
         self.findings: list[Finding] = []
         self.nesting = nesting
         self.count = 0
+        #: The sanitised documents of embedded SVG images (nested ones included), in order.
+        self.embedded: list[str] = []
+        #: How many elements each embedded image (by its cleaned data: URI) draws.
+        self.nested_weights: dict[str, int] = {}
 
     def add(self, code: str, detail: str, severity: Severity = "removed") -> None:
         # Keep the list short: the same code is reported once per distinct detail, at most 5 times.
@@ -698,28 +791,41 @@ class _Cleaner:
 
     # ---- CSS
     def clean_declarations(self, css: str, where: str) -> str:
-        if not any(ch in css for ch in "(\\@"):
+        if not _CSS_NEEDS_PARSE.search(css):
             return css
-        declarations = tinycss2.parse_blocks_contents(css, skip_comments=True, skip_whitespace=True)
+        # The parser cairosvg reads style attributes and rule bodies with (no CSS nesting).
+        declarations = tinycss2.parse_declaration_list(css, skip_comments=True, skip_whitespace=True)
         kept, changed = [], False
         for decl in declarations:
-            if decl.type == "declaration":
+            if decl.type == "declaration" and not _css_is_style(decl.lower_name):
+                # cairosvg copies every declaration into the element's attributes: from CSS,
+                # "href" is a reference it follows and "id" names a pattern or marker.
+                self.add("css_not_style", f"{where}: {_short(decl.lower_name, 40)} is not a style property, removed")
+            elif decl.type == "declaration":
                 bad = _css_safe(decl.value)
-                if bad is None:
-                    kept.append(decl)
+                if bad is None and decl.lower_name in _NUMERIC_VALUES:
+                    value = tinycss2.serialize(decl.value).strip()
+                    fixed = self.fix_number(decl.lower_name, value, where)
+                    if fixed == value:
+                        kept.append(tinycss2.serialize([decl]))
+                        continue
+                    if fixed is not None:
+                        kept.append(f"{decl.name}:{fixed}" + (" !important" if decl.important else ""))
+                elif bad is None:
+                    kept.append(tinycss2.serialize([decl]))
                     continue
-                self.add("css_external_url", f"{where}: {decl.lower_name} with url {_short(bad)!r}")
+                else:
+                    self.add("css_external_url", f"{where}: {decl.lower_name} with url {_short(bad)!r}")
             elif decl.type == "at-rule":
                 self.add("css_import" if decl.lower_at_keyword == "import" else "css_at_rule",
                          f"{where}: @{decl.lower_at_keyword} removed")
             changed = True
         if not changed:
             return css
-        return "; ".join(tinycss2.serialize([d]) for d in kept)
+        return "; ".join(kept)
 
     def clean_stylesheet(self, css: str) -> str:
-        if not any(ch in css for ch in "(\\@"):
-            return css
+        # Always parsed: any rule may have a selector that would fail the whole drawing.
         rules = tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True)
         out, changed = [], False
         for rule in rules:
@@ -735,6 +841,14 @@ class _Cleaner:
                     continue
                 out.append(tinycss2.serialize([rule]))
             elif rule.type == "qualified-rule":
+                try:
+                    cssselect2.compile_selector_list(rule.prelude)
+                except cssselect2.SelectorError:
+                    # cairosvg would fail the whole drawing; a browser drops the rule.
+                    self.add("css_rule", f"<style> rule {_short(tinycss2.serialize(rule.prelude), 40)!r} "
+                             "has a selector the renderer does not understand: removed", "info")
+                    changed = True
+                    continue
                 body = tinycss2.serialize(rule.content)
                 cleaned = self.clean_declarations(body, "<style>")
                 changed = changed or cleaned != body
@@ -742,6 +856,20 @@ class _Cleaner:
             else:
                 changed = True
         return "\n".join(out) if changed else css
+
+    def fix_number(self, name: str, value: str, where: str) -> str | None:
+        """A value cairosvg parses with ``float()`` made parseable, or None to drop it.
+
+        cairosvg fails the whole drawing on ``opacity="50%"`` (valid CSS), ``orient="45deg"``
+        or a junk number, where a browser draws the percentage or ignores the junk.
+        """
+        fixed = _fix_number(name, value)
+        if fixed is None:
+            self.add("invalid_value", f"{where} {name}={_short(value, 30)!r} is not valid: ignored, as a browser does",
+                     "info")
+        elif fixed != value:
+            self.add("value_normalised", f"{where} {name}={_short(value, 30)!r} drawn as {_short(fixed, 30)!r}", "info")
+        return fixed
 
     # ---- attributes
     def clean_href(self, element_name: str, value: str) -> str | None:
@@ -782,7 +910,7 @@ class _Cleaner:
         except (ValueError, UnicodeDecodeError):
             self.add("nested_svg_image", "undecodable data:image/svg+xml removed")
             return None
-        inner = _sanitize(raw, strict=False, nesting=self.nesting + 1)
+        inner, weight = _sanitize_counted(raw, strict=False, nesting=self.nesting + 1)
         for finding in inner.findings:
             # A rejected image is only removed: the outer SVG is still drawn.
             severity: Severity = "removed" if finding.severity == "rejected" else finding.severity
@@ -790,16 +918,31 @@ class _Cleaner:
         if inner.svg is None:
             self.add("nested_svg_image", f"embedded SVG image rejected: {inner.reason}")
             return None
-        return "data:image/svg+xml;base64," + base64.b64encode(inner.svg.encode()).decode("ascii")
+        cleaned = "data:image/svg+xml;base64," + base64.b64encode(inner.svg.encode()).decode("ascii")
+        self.nested_weights[cleaned] = weight
+        for doc in (inner.svg, *inner.embedded):
+            if doc not in self.embedded:
+                self.embedded.append(doc)
+        return cleaned
 
     def clean_attrs(self, src: etree._Element, dst: etree._Element, name: str) -> bool:
         """Copy safe attributes; return False when the element lost a needed href."""
         href_dropped = False
+        # With both, cairosvg follows xlink:href and browsers (SVG 2) href: keep href alone.
+        plain = None
+        if f"{{{XLINK_NS}}}href" in src.attrib:
+            plain = next((v for q, v in src.attrib.items() if not q.startswith("{") and q.lower() == "href"), None)
         for qname, value in src.attrib.items():
             if qname.startswith("{"):
                 ns, local = qname[1:].split("}", 1)
             else:
                 ns, local = "", qname
+            if ns == XLINK_NS and local == "href" and plain is not None:
+                same = value.strip() == plain.strip()
+                self.add("duplicate_href", f"<{name}> xlink:href {_short(value, 40)!r} beside href "
+                         + ("(the same) dropped" if same else "removed: href wins, as in browsers"),
+                         "info" if same else "removed")
+                continue
             if ns == XLINK_NS and local == "href" or not ns and local.lower() == "href":
                 cleaned = self.clean_href(name, value)
                 if cleaned is None:
@@ -823,6 +966,11 @@ class _Cleaner:
                 continue
             if attr == "style":
                 value = self.clean_declarations(value, f"<{name}> style")
+            elif attr in _NUMERIC_VALUES:
+                fixed = self.fix_number(attr, value, f"<{name}>")
+                if fixed is None:
+                    continue
+                value = fixed
             elif "(" in value and ("url" in value.lower() or "\\" in value):
                 bad = _css_safe(tinycss2.parse_component_value_list(value))
                 if bad is None:
@@ -889,7 +1037,10 @@ class _Cleaner:
                 self.add("animation", f"<{name} attributeName={target!r}> removed")
                 return None
         dst = etree.SubElement(parent, f"{{{SVG_NS}}}{name}")
-        if not self.clean_attrs(child, dst, name) and low in _HREF_ELEMENTS:
+        kept_href = self.clean_attrs(child, dst, name)
+        if low in _HREF_ELEMENTS and (not kept_href or dst.get("href") is None
+                                      and dst.get(f"{{{XLINK_NS}}}href") is None):
+            # Without a target it draws nothing in a browser; cairosvg would try to read a file.
             parent.remove(dst)
             return None
         text = child.text
@@ -899,57 +1050,263 @@ class _Cleaner:
         return dst
 
 
-def _check_use_expansion(root: etree._Element) -> None:
-    """Reject ``<use>`` references that form a cycle or expand past the limit."""
-    uses = [u for u in root.iter(f"{{{SVG_NS}}}use")]
-    if not uses:
-        return
+# --------------------------------------------------------------------------- references
+# What cairosvg 2.9 follows, and how often it draws the target (parser.py, defs.py, surface.py,
+# path.py, text.py, image.py):
+# - ``href`` (``xlink:href`` first; the sanitiser keeps one) on <use> and <tref>: the first
+#   element with that XML id, drawn once per use; on <text>/<tspan>/<textPath>/<a> (and the
+#   children of such an element): a path, clip path or text path drawn for each of them; on
+#   patterns and gradients: the pattern or gradient whose content and attributes it inherits;
+#   on <image>: an embedded SVG document, drawn as a whole.
+# - ``fill``/``stroke`` ``url(...#id)``: a pattern's content, drawn every time an element is
+#   painted with it; ``clip-path`` (a clip path or any path) and ``mask``: drawn once per
+#   element; ``marker``/``marker-start|mid|end``: the marker's content, drawn at every vertex.
+#   Any URL counts by its fragment (``url(x.svg#p)`` is ``#p``), and so does a bare ``#id``.
+# - Those values come from attributes, ``style`` and ``<style>`` rules alike (cairosvg merges
+#   them); fill, stroke and markers are inherited from the parent in the document tree (so the
+#   content of a pattern inherits from the pattern's ancestors, not from the element painted).
+# - Definitions are registered by id in one table per kind (patterns, markers, masks, paths)
+#   during the draw, the last one winning, so every candidate counts (the heaviest one).
+_INHERITED_REFS = ("fill", "stroke", "marker", "marker-start", "marker-mid", "marker-end")
+_REF_PROPERTIES = frozenset({*_INHERITED_REFS, "clip-path", "mask"})
+#: Elements cairosvg fills and strokes: a pattern paint draws the pattern's content each time.
+#: Definitions are drawn as plain groups (cairosvg renames them ``g`` first), so they paint nothing.
+_PAINTED = frozenset("a circle ellipse image line path polygon polyline rect svg text textPath tspan use".split())
+_MARKED = frozenset({"path", "line", "polyline", "polygon"})
+_TEXT_HREF = frozenset({"a", "text", "textPath", "tspan"})
+_PAINT_URL = re.compile(r"(url\(.+\)) *(.*)")  # cairosvg.helpers.PAINT_URL
+_URL_IN = re.compile(r"url\((.+)\)")  # cairosvg.url.URL
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_PATH_CLOSE = re.compile(r"[zZ]")
+_MAY_REFERENCE = re.compile(r"url|#|inherit", re.I)
+_SVG_TAG_START = len(f"{{{SVG_NS}}}")  # every element of a sanitised tree is in the SVG namespace
 
-    def target(use: etree._Element) -> str | None:
-        href = (use.get("href") or use.get(f"{{{XLINK_NS}}}href") or "").strip()
-        return href[1:] if href.startswith("#") else None
 
-    ids: dict[str, etree._Element] = {}
-    for element in root.iter():
-        key = element.get("id")
-        if key and key not in ids:
-            ids[key] = element
-    wanted = {t for u in uses if (t := target(u)) in ids}
-    info: dict[str, tuple[int, list[str]]] = {}
-    for key in wanted:
-        size, deps = 0, []
-        for element in ids[key].iter():
-            size += 1
-            if element.tag == f"{{{SVG_NS}}}use" and (t := target(element)) in ids:
-                deps.append(t)
-        info[key] = (size, deps)
-    # Every referenced id's dependencies are referenced too, so info covers the graph.
-    limit = LIMITS.max_use_expansion
-    weight: dict[str, int] = {}
-    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
-    for start in info:
-        if start in weight:
-            continue
-        stack = [start]
+def _fragment(value: str) -> str:
+    """The id cairosvg takes from a reference (its ``parse_url(value).fragment``)."""
+    m = _URL_IN.search(value)
+    url = (m.group(1) if m else value).strip("'\"")
+    try:
+        return urllib.parse.urlparse(url).fragment
+    except ValueError:
+        return ""
+
+
+def _vertices(element: etree._Element, tag: str) -> int:
+    """At least as many as the vertices cairosvg puts markers on."""
+    if tag == "line":
+        return 2
+    data = element.get("points" if tag in ("polyline", "polygon") else "d") or ""
+    return len(_NUMBER.findall(data)) // 2 + len(_PATH_CLOSE.findall(data)) + 1
+
+
+def _is_reference(name: str, value: str) -> bool:
+    if value == "inherit":
+        return True
+    if name in ("fill", "stroke"):
+        return _PAINT_URL.search(value.strip()) is not None
+    return bool(_fragment(value))
+
+
+def _declarations(css) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """``(normal, important)`` declarations that reference an element, as cairosvg reads them.
+
+    Mirrors cairosvg's ``css.parse_declarations``; other declarations are left out (keeping an
+    inherited reference they would override can only count more, never less).
+    """
+    normal: list[tuple[str, str]] = []
+    important: list[tuple[str, str]] = []
+    for decl in tinycss2.parse_declaration_list(css):
+        if decl.type == "declaration" and decl.lower_name in _REF_PROPERTIES:
+            value = tinycss2.serialize(decl.value).strip()
+            if _is_reference(decl.lower_name, value):
+                (important if decl.important else normal).append((decl.lower_name, value))
+    return normal, important
+
+
+def _style_matchers(root: etree._Element):
+    """cssselect2 matchers (normal, important) of the ``<style>`` rules that set a reference.
+
+    Built the way cairosvg's ``css.parse_stylesheets`` builds them; ``None`` when no rule does.
+    """
+    sheets = [el.text for el in root.iter(f"{{{SVG_NS}}}style")
+              if el.text and el.get("type", "text/css") == "text/css" and _MAY_REFERENCE.search(el.text)]
+    if not sheets:
+        return None
+    normal, important = cssselect2.Matcher(), cssselect2.Matcher()
+    found = False
+    for css in sheets:
+        for rule in tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True):
+            if rule.type != "qualified-rule":
+                continue
+            decls = _declarations(rule.content)
+            if not decls[0] and not decls[1]:
+                continue
+            try:
+                selectors = cssselect2.compile_selector_list(rule.prelude)
+            except cssselect2.SelectorError:
+                continue  # the sanitiser has removed such rules already
+            for selector in selectors:
+                if selector.pseudo_element is None and not selector.never_matches:
+                    for matcher, found_decls in zip((normal, important), decls, strict=True):
+                        if found_decls:
+                            matcher.add_selector(selector, found_decls)
+                            found = True
+    return (normal, important) if found else None
+
+
+class _Refs:
+    """Every reference cairosvg will follow in one sanitised document, as a weighted graph."""
+
+    def __init__(self, root: etree._Element, nested: dict[str, int]) -> None:
+        self.elements = list(root.iter())
+        self.index = {id(el): i for i, el in enumerate(self.elements)}
+        self.first_id: dict[str, int] = {}
+        self.all_ids: dict[str, list[int]] = {}
+        for i, el in enumerate(self.elements):
+            key = el.get("id")
+            if key:
+                self.first_id.setdefault(key, i)
+                self.all_ids.setdefault(key, []).append(i)
+        self.nested = nested
+        # Per element: its own weight (1, or an embedded document's) and its references,
+        # each ``(candidate element indices, multiplicity, via <use>)``.
+        self.base = [1] * len(self.elements)
+        self.refs: list[list[tuple[tuple[int, ...], int, bool]]] = [[] for _ in self.elements]
+        self.subtree_end = [0] * len(self.elements)
+        self.target_cache: dict[tuple[str, str], tuple[int, ...]] = {}
+        self._collect(root)
+
+    def _targets(self, value: str, kind: str) -> tuple[int, ...]:
+        found = self.target_cache.get((value, kind))
+        if found is None:
+            found = tuple(i for i in self.all_ids.get(_fragment(value), ())
+                          if kind in self.elements[i].tag[_SVG_TAG_START:].lower())
+            self.target_cache[(value, kind)] = found
+        return found
+
+    def _collect(self, root: etree._Element) -> None:
+        matchers = _style_matchers(root)
+        wrappers = list(cssselect2.ElementWrapper.from_xml_root(root).iter_subtree()) if matchers else None
+        # Depth first, parents before children: inherited references flow from parent to child
+        # (the same dict is shared down the tree until an element changes it).
+        stack: list[tuple[etree._Element, dict[str, str], dict[str, str]]] = [(root, {}, {})]
         while stack:
-            key = stack[-1]
-            if state.get(key) is None:
-                state[key] = 1
-                for dep in info[key][1]:
-                    if state.get(dep) == 1:
-                        raise _Rejected("use_cycle", f"<use> references form a cycle through #{_short(dep, 30)}")
-                    if state.get(dep) is None:
-                        stack.append(dep)
+            el, inherited, parent = stack.pop()
+            i = self.index[id(el)]
+            declared = [(k, el.get(k)) for k in el.keys() if k in _REF_PROPERTIES]
+            style = el.get("style")
+            own = _declarations(style) if style and _MAY_REFERENCE.search(style) else None
+            matched = None
+            if matchers is not None:
+                matched = tuple([d for rule in m.match(wrappers[i]) for d in rule[-1]] for m in matchers)
+            props = inherited
+            if declared or own or matched:
+                props = dict(inherited)
+                props.update(declared)
+                for declarations in (matched[0] if matched else (), own[0] if own else (),
+                                     matched[1] if matched else (), own[1] if own else ()):  # cairosvg's order
+                    props.update(declarations)
+                for key in [k for k, v in props.items() if v == "inherit"]:
+                    if key in parent:  # the parent's value, inherited property or not
+                        props[key] = parent[key]
+                    else:
+                        del props[key]
+            self._element_refs(i, el, props)
+            if len(el):
+                down = props if "clip-path" not in props and "mask" not in props else {
+                    k: v for k, v in props.items() if k in _INHERITED_REFS}
+                stack.extend((child, down, props) for child in reversed(el))
+        # Elements are in document order: a subtree ends where its last child's subtree ends.
+        for i in range(len(self.elements) - 1, -1, -1):
+            el = self.elements[i]
+            self.subtree_end[i] = self.subtree_end[self.index[id(el[-1])]] if len(el) else i + 1
+
+    def _element_refs(self, i: int, el: etree._Element, props: dict[str, str]) -> None:
+        tag = el.tag[_SVG_TAG_START:]
+        refs = self.refs[i]
+        href = el.get(f"{{{XLINK_NS}}}href", el.get("href"))  # cairosvg's get_href()
+        if href:
+            href = href.strip()
+            if tag in ("use", "tref"):
+                target = self.first_id.get(_fragment(href)) if href.startswith("#") else None
+                if target is not None:
+                    refs.append(((target,), 1, True))
+            elif tag == "image":
+                self.base[i] += self.nested.get(href, 0)
+            elif tag == "pattern":
+                refs.append((self._targets(href, "pattern"), 1, False))
+            elif "gradient" not in tag.lower():
+                # A text path: drawn for a text element and for each child that falls back on
+                # its parent's href.
+                refs.append((self._targets(href, "path"), (tag in _TEXT_HREF) + len(el), False))
+        if not props:
+            return
+        if tag in _PAINTED:
+            for key in ("fill", "stroke"):
+                value = props.get(key)
+                if value and _PAINT_URL.search(value.strip()):
+                    refs.append((self._targets(value.strip(), "pattern"), 1, False))
+        if tag in _MARKED and any(props.get(k) for k in _INHERITED_REFS[2:]):
+            vertices = _vertices(el, tag)
+            for key in _INHERITED_REFS[2:]:
+                if props.get(key):
+                    refs.append((self._targets(props[key], "marker"), vertices, False))
+        for key, kind in (("clip-path", "path"), ("mask", "mask")):
+            if props.get(key):
+                refs.append((self._targets(props[key], kind), 1, False))
+
+    def check(self, limit: int) -> int:
+        """The number of elements cairosvg draws; raise ``_Rejected`` on a cycle or past ``limit``."""
+        weight: dict[int, int] = {}
+        state: dict[int, int] = {}  # 1 = being computed, 2 = done
+
+        def deps(t: int) -> list[tuple[tuple[int, ...], int, bool]]:
+            return [ref for j in range(t, self.subtree_end[t]) for ref in self.refs[j] if ref[0]]
+
+        stack: list[tuple[int, list]] = [(0, deps(0))]
+        state[0] = 1
+        while stack:
+            t, t_deps = stack[-1]
+            pending = None
+            for targets, _mult, via_use in t_deps:
+                for u in targets:
+                    if state.get(u) == 1:
+                        code, what = ("use_cycle", "<use> references") if via_use else ("reference_cycle", "references")
+                        name = _short(self.elements[u].get("id") or "", 30)
+                        raise _Rejected(code, f"{what} form a cycle through #{name}")
+                    if u not in state:
+                        pending = u
+                        break
+                if pending is not None:
+                    break
+            if pending is not None:
+                state[pending] = 1
+                stack.append((pending, deps(pending)))
                 continue
             stack.pop()
-            if state[key] == 2:
-                continue
-            total = info[key][0] + sum(weight[d] for d in info[key][1])
-            weight[key] = min(total, limit + 1)
-            state[key] = 2
-    total = sum(1 for _ in root.iter()) + sum(weight.get(target(u) or "", 0) for u in uses)
+            total = sum(self.base[t:self.subtree_end[t]])
+            for targets, mult, _via_use in t_deps:
+                total += mult * max(weight[u] for u in targets)
+                if total > limit:
+                    break
+            weight[t] = min(total, limit + 1)
+            state[t] = 2
+        return weight[0]
+
+
+def _check_references(root: etree._Element, nested: dict[str, int]) -> int:
+    """How many elements cairosvg will draw, every reference expanded (see :class:`_Refs`).
+
+    Raises ``_Rejected`` when references form a cycle or the count exceeds
+    ``LIMITS.max_use_expansion``.
+    """
+    limit = LIMITS.max_use_expansion
+    total = _Refs(root, nested).check(limit)
     if total > limit:
-        raise _Rejected("use_expansion", f"<use> references would draw more than {limit} elements")
+        raise _Rejected("reference_expansion", f"references (<use>, patterns, markers, clip paths, masks, "
+                        f"embedded images) would draw more than {limit:,} elements")
+    return total
 
 
 # --------------------------------------------------------------------------- sanitise
@@ -967,7 +1324,8 @@ def _parser() -> etree.XMLParser:
     )
 
 
-def _sanitize(svg: str, *, strict: bool, nesting: int = 0) -> SanitizedSvg:
+def _sanitize_counted(svg: str, *, strict: bool, nesting: int = 0) -> tuple[SanitizedSvg, int]:
+    """:func:`sanitize_svg` plus how many elements cairosvg draws for it (0 when rejected)."""
     findings: list[Finding] = []
     recovered = False
     try:
@@ -1011,16 +1369,16 @@ def _sanitize(svg: str, *, strict: bool, nesting: int = 0) -> SanitizedSvg:
         cleaner = _Cleaner(nesting=nesting)
         clean_root = cleaner.copy(root)
         findings.extend(cleaner.findings)
-        _check_use_expansion(clean_root)
+        weight = _check_references(clean_root, cleaner.nested_weights)
         out = etree.tostring(clean_root, encoding="unicode")
     except _Rejected as exc:
         findings.append(Finding(exc.code, exc.detail, "rejected"))
-        return SanitizedSvg(None, tuple(findings), True, recovered, exc.detail)
+        return SanitizedSvg(None, tuple(findings), True, recovered, exc.detail), 0
     except (ValueError, TypeError, etree.LxmlError, RecursionError, MemoryError) as exc:
         detail = f"could not be processed: {_short(str(exc) or type(exc).__name__, 120)}"
         findings.append(Finding("unprocessable", detail, "rejected"))
-        return SanitizedSvg(None, tuple(findings), True, recovered, detail)
-    return SanitizedSvg(out, tuple(findings), False, recovered, None)
+        return SanitizedSvg(None, tuple(findings), True, recovered, detail), 0
+    return SanitizedSvg(out, tuple(findings), False, recovered, None, tuple(cleaner.embedded)), weight
 
 
 def sanitize_svg(svg: str, *, strict: bool = False) -> SanitizedSvg:
@@ -1038,7 +1396,7 @@ def sanitize_svg(svg: str, *, strict: bool = False) -> SanitizedSvg:
         A :class:`SanitizedSvg`. It never raises for bad input: a rejection has
         ``rejected=True``, ``svg=None`` and a ``reason``.
     """
-    return _sanitize(svg, strict=strict)
+    return _sanitize_counted(svg, strict=strict)[0]
 
 
 # --------------------------------------------------------------------------- canvas

@@ -18,6 +18,8 @@ def _offline_env(monkeypatch, tmp_path):
     """Every test starts offline with no keys, and writes outputs to a temporary folder."""
     for key in ("FIREWORKS_API_KEY", "OPENAI_API_KEY", "SVGKIT_JUDGE_API_KEY", "FIREWORKS_ACCOUNT_ID",
                 "SVGKIT_JUDGE_MODEL", "SVGKIT_JUDGE_BASE_URL", "SVGKIT_GENERATION_BASE_URL",
+                "SVGKIT_ROLLOUT_SERVER_URL", "SVGKIT_ROLLOUT_MODEL_BASE_URL", "EP_REMOTE_API_KEY",
+                "EP_REMOTE_ROLLOUT_PROCESSOR_BASE_URL", "EP_MODEL_BASE_URL", "FW_TRACING_GATEWAY_BASE_URL",
                 "FIREWORKS_API_BASE", "FIREWORKS_BASE_URL"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("SVGKIT_MODE", "offline")
@@ -31,3 +33,22 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip("../shared is not present beside this checkout")
     return SHARED
+
+
+# --------------------------------------------------------------------------- stand-ins (svgkit.standin)
+@pytest.fixture
+def standin():
+    """A bare stand-in server on 127.0.0.1: add routes (``standin.add_route``) and faults (``standin.push``)."""
+    from svgkit.standin import StandinServer
+
+    with StandinServer() as server:
+        yield server
+
+
+@pytest.fixture
+def chat_standin():
+    """An OpenAI-compatible chat stand-in; set ``.responder`` or ``.default``, or ``.push`` answers and faults."""
+    from svgkit.standin import ChatStandin
+
+    with ChatStandin() as server:
+        yield server

@@ -4,7 +4,6 @@ import hashlib
 import json
 
 import pytest
-from http_files import FileServer, serve
 
 from svgkit import dataset
 from svgkit.dataset import (
@@ -20,20 +19,34 @@ from svgkit.dataset import (
     validate_rows,
     write_rows,
 )
+from svgkit.standin import Response, StandinServer
 
 FAKE = json.dumps([{"prompt": f"Write `svg` code for an image of thing {i}.",
                     "requirements": [f"Draw thing {i} in red.", "Add a blue sky."]} for i in range(3)]).encode()
 
 
+PATH = "/questions.json"
+
+
+def _file(body: bytes) -> Response:
+    return Response.text(body, content_type="application/json")
+
+
+@pytest.fixture
+def server(standin):
+    """The stand-in serving FAKE at PATH (``push`` another answer for the next request)."""
+    standin.add_route("GET", PATH, lambda request: _file(FAKE))
+    return standin
+
+
 def _load(server, tmp_path, **kw):
-    return load_svgbench(url=server.url(), sha256=hashlib.sha256(FAKE).hexdigest(), expected_bytes=None,
+    return load_svgbench(url=server.url + PATH, sha256=hashlib.sha256(FAKE).hexdigest(), expected_bytes=None,
                          cache_dir=tmp_path / "cache", timeout=5, **kw)
 
 
-def test_download_checks_sha_and_caches_then_serves_from_cache(tmp_path):
-    with serve(FileServer(body=FAKE)) as server:
-        first = _load(server, tmp_path)
-        second = _load(server, tmp_path)
+def test_download_checks_sha_and_caches_then_serves_from_cache(server, tmp_path):
+    first = _load(server, tmp_path)
+    second = _load(server, tmp_path)
     assert first.source == "svgbench-download" and second.source == "svgbench-cache"
     assert len(server.requests) == 1, "the second load must not touch the network"
     assert [p.prompt for p in second.prompts] == [p.prompt for p in first.prompts]
@@ -41,26 +54,26 @@ def test_download_checks_sha_and_caches_then_serves_from_cache(tmp_path):
     assert dataset.svgbench_cache_path(tmp_path / "cache").read_bytes() == FAKE
 
 
-def test_checksum_mismatch_raises_when_strict_and_caches_nothing(tmp_path):
-    with serve(FileServer(body=FAKE.replace(b"red", b"RED"))) as server:
-        with pytest.raises(DownloadError, match="checksum mismatch"):
-            _load(server, tmp_path, strict=True)
-        fallback = _load(server, tmp_path)
+def test_checksum_mismatch_raises_when_strict_and_caches_nothing(server, tmp_path):
+    server.push(*[_file(FAKE.replace(b"red", b"RED"))] * 2)
+    with pytest.raises(DownloadError, match="checksum mismatch"):
+        _load(server, tmp_path, strict=True)
+    fallback = _load(server, tmp_path)
     assert not dataset.svgbench_cache_path(tmp_path / "cache").exists()
     assert not list((tmp_path / "cache").rglob("*.part"))
     assert fallback.source == "bundled" and "checksum mismatch" in fallback.notice
 
 
-def test_partial_download_is_an_error_and_caches_nothing(tmp_path):
-    with serve(FileServer(body=FAKE[:100], declared_length=len(FAKE))) as server:
-        with pytest.raises(DownloadError):
-            _load(server, tmp_path, strict=True)
+def test_partial_download_is_an_error_and_caches_nothing(server, tmp_path):
+    server.push(Response.truncated(_file(FAKE), after_bytes=100))
+    with pytest.raises(DownloadError, match="could not download SVGBench.*IncompleteRead"):
+        _load(server, tmp_path, strict=True)
     assert not dataset.svgbench_cache_path(tmp_path / "cache").exists()
 
 
 def test_no_network_falls_back_to_bundled_with_one_line_notice(tmp_path):
-    with serve(FileServer(body=FAKE)) as server:
-        url = server.url()
+    with StandinServer() as gone:
+        url = gone.url + PATH
     # the server is now shut down: the port refuses connections, as with no network
     result = load_svgbench(url=url, cache_dir=tmp_path / "c", timeout=2)
     assert result.source == "bundled"
@@ -70,20 +83,18 @@ def test_no_network_falls_back_to_bundled_with_one_line_notice(tmp_path):
         load_svgbench(url=url, cache_dir=tmp_path / "c", timeout=2, strict=True)
 
 
-def test_tampered_cache_is_replaced(tmp_path):
+def test_tampered_cache_is_replaced(server, tmp_path):
     path = dataset.svgbench_cache_path(tmp_path / "cache")
     path.parent.mkdir(parents=True)
     path.write_bytes(b"[]")
-    with serve(FileServer(body=FAKE)) as server:
-        result = _load(server, tmp_path)
+    result = _load(server, tmp_path)
     assert result.source == "svgbench-download" and len(server.requests) == 1
     assert path.read_bytes() == FAKE
 
 
-def test_real_svgbench_file_passes_the_pinned_checksum(tmp_path, shared_dir):
-    body = (shared_dir / "data/svgbench/questions.json").read_bytes()
-    with serve(FileServer(body=body)) as server:
-        result = load_svgbench(url=server.url(), cache_dir=tmp_path, strict=True)
+def test_real_svgbench_file_passes_the_pinned_checksum(server, tmp_path, shared_dir):
+    server.push(_file((shared_dir / "data/svgbench/questions.json").read_bytes()))
+    result = load_svgbench(url=server.url + PATH, cache_dir=tmp_path, strict=True)
     assert result.source == "svgbench-download" and len(result.prompts) == 105
     assert sum(len(p.requirements) for p in result.prompts) == 926
 
@@ -168,10 +179,9 @@ def test_example_rows_carry_the_answer_and_labels():
     assert rows[0]["input_metadata"]["dataset_info"]["labels"] == list(examples[0].labels)
 
 
-def test_a_larger_file_than_pinned_is_refused_without_reading_it_all(tmp_path):
-    big = FAKE + b" " * 5_000_000
-    with serve(FileServer(body=big)) as server:
-        with pytest.raises(DownloadError, match=f"expected {len(FAKE)}"):
-            load_svgbench(url=server.url(), sha256=hashlib.sha256(FAKE).hexdigest(), expected_bytes=len(FAKE),
-                          cache_dir=tmp_path, timeout=5, strict=True)
+def test_a_larger_file_than_pinned_is_refused_without_reading_it_all(server, tmp_path):
+    server.push(_file(FAKE + b" " * 5_000_000))
+    with pytest.raises(DownloadError, match=f"expected {len(FAKE)}"):
+        load_svgbench(url=server.url + PATH, sha256=hashlib.sha256(FAKE).hexdigest(), expected_bytes=len(FAKE),
+                      cache_dir=tmp_path, timeout=5, strict=True)
     assert not dataset.svgbench_cache_path(tmp_path).exists()

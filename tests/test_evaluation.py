@@ -4,13 +4,13 @@ import asyncio
 import json
 
 import pytest
-from chat_server import ChatServer, Reply
 from eval_protocol.models import EvaluationRow, InputMetadata, Message, Status
 
 from svgkit import dataset, evaluation
 from svgkit.config import FILES, get_settings, output_path, with_spending
 from svgkit.judge import RuleJudge
 from svgkit.reward import score_response
+from svgkit.standin import Completion
 
 KEY = "fw-test-key-should-never-be-written-0123"
 SVG_OK = ('```svg\n<svg width="200" height="100"><rect width="200" height="100" fill="white"/>'
@@ -85,20 +85,21 @@ def test_evaluator_offline_under_pytest_scores_every_example(tmp_path):
     assert any(k.startswith("requirement_") for k in scores["sc01-a"].metrics)
 
 
-def test_evaluator_live_rollouts_go_to_the_configured_endpoint_without_leaking_the_key(tmp_path):
+def test_evaluator_live_rollouts_go_to_the_configured_endpoint_without_leaking_the_key(chat_standin, tmp_path):
     rows = dataset.to_eval_rows(dataset.load_bundled_prompts()[:2])
     dataset.write_rows(rows, output_path(FILES.train))
     env = {"SVGKIT_MODE": "", "FIREWORKS_API_KEY": KEY, "OPENAI_API_KEY": "", "SVGKIT_GENERATION_BASE_URL": ""}
-    with ChatServer(default=Reply.completion(SVG_OK)) as server:
-        env["SVGKIT_GENERATION_BASE_URL"] = server.base_url
-        spend = with_spending(True, get_settings(env, read_dotenv=False))
-        run = evaluation.run_evaluator(output_dir=tmp_path / "ep", env=env, settings=spend)
-        sent = server.chat_requests
+    seen = []  # what the server received, secrets included (its records never hold them)
+    chat_standin.responder = lambda request: seen.append(json.dumps(request.headers)) or Completion(SVG_OK)
+    env["SVGKIT_GENERATION_BASE_URL"] = chat_standin.base_url
+    spend = with_spending(True, get_settings(env, read_dotenv=False))
+    run = evaluation.run_evaluator(output_dir=tmp_path / "ep", env=env, settings=spend)
+    sent = chat_standin.chat_requests
     assert run.returncode == 0, run.summary
     assert len(sent) == 2
     assert {r.json["model"] for r in sent} == {"accounts/fireworks/models/gpt-oss-120b"}
     assert {r.json["messages"][0]["content"] for r in sent} == {r["messages"][0]["content"] for r in rows}
-    assert not any(KEY in str(r.headers) for r in sent), "the Fireworks key must only ever go to Fireworks"
+    assert len(seen) == 2 and not any(KEY in headers for headers in seen), "the Fireworks key only goes to Fireworks"
     assert {s.row_id for s in run.scores} == {"row_0", "row_1"} and all(s.valid for s in run.scores)
     written = "".join(p.read_text(errors="replace") for p in (tmp_path / "ep").rglob("*") if p.is_file())
     assert KEY not in written and KEY not in run.summary
@@ -138,12 +139,12 @@ def test_run_evaluator_reads_only_its_own_results(tmp_path):
     assert fresh["sc01-a"] != 0.99 and len(fresh) == len(dataset.load_examples())
 
 
-def test_run_evaluator_without_the_spending_opt_in_stays_offline(tmp_path):
+def test_run_evaluator_without_the_spending_opt_in_stays_offline(chat_standin, tmp_path):
     dataset.write_rows(dataset.to_eval_rows(dataset.load_bundled_prompts()[:1]), output_path(FILES.train))
-    with ChatServer(default=Reply.completion(SVG_OK)) as server:
-        env = {"SVGKIT_MODE": "", "FIREWORKS_API_KEY": KEY, "SVGKIT_GENERATION_BASE_URL": server.base_url}
-        run = evaluation.run_evaluator(output_dir=tmp_path / "ep", env=env)
-        assert server.requests == []
+    chat_standin.default = Completion(SVG_OK)
+    env = {"SVGKIT_MODE": "", "FIREWORKS_API_KEY": KEY, "SVGKIT_GENERATION_BASE_URL": chat_standin.base_url}
+    run = evaluation.run_evaluator(output_dir=tmp_path / "ep", env=env)
+    assert chat_standin.requests == []
     assert run.returncode == 0 and len(run.scores) == len(dataset.load_examples())  # the offline examples
 
 

@@ -7,11 +7,11 @@ import math
 from collections import Counter
 
 import pytest
-from http_files import FileServer, serve
 from PIL import Image
 
 from svgkit import dataset, display, gallery, plots
 from svgkit.dataset import DownloadError, Prompt, load_bundled_prompts, load_examples, load_prompts
+from svgkit.standin import Response
 from svgkit.stats import CATEGORIES, PromptStats, TermCounts, prompt_stats, term_counts
 
 QUESTIONS = [{"prompt": f"Write `svg` code for an image of gadget {i}.",
@@ -19,24 +19,29 @@ QUESTIONS = [{"prompt": f"Write `svg` code for an image of gadget {i}.",
 BODY = json.dumps(QUESTIONS).encode()
 
 
+@pytest.fixture
+def server(standin):
+    """The stand-in serving BODY at /questions.json."""
+    standin.add_route("GET", "/questions.json", lambda request: Response.text(BODY, content_type="application/json"))
+    return standin
+
+
 def _live_kwargs(server, tmp_path):
-    return {"url": server.url(), "sha256": hashlib.sha256(BODY).hexdigest(), "expected_bytes": len(BODY),
-            "cache_dir": tmp_path / "cache", "timeout": 5}
+    return {"url": f"{server.url}/questions.json", "sha256": hashlib.sha256(BODY).hexdigest(),
+            "expected_bytes": len(BODY), "cache_dir": tmp_path / "cache", "timeout": 5}
 
 
 # --------------------------------------------------------------------------- load_prompts
-def test_load_prompts_offline_returns_bundled_set_without_touching_the_network(tmp_path):
-    with serve(FileServer(body=BODY)) as server:
-        loaded = load_prompts(mode="offline", **_live_kwargs(server, tmp_path))
+def test_load_prompts_offline_returns_bundled_set_without_touching_the_network(server, tmp_path):
+    loaded = load_prompts(mode="offline", **_live_kwargs(server, tmp_path))
     assert loaded.source == "bundled" and loaded.notice is None
     assert loaded.prompts == load_bundled_prompts()
     assert server.requests == []
     assert not (tmp_path / "cache").exists()
 
 
-def test_load_prompts_live_downloads_via_load_svgbench_with_passed_kwargs(tmp_path):
-    with serve(FileServer(body=BODY)) as server:
-        loaded = load_prompts(mode="live", **_live_kwargs(server, tmp_path))
+def test_load_prompts_live_downloads_via_load_svgbench_with_passed_kwargs(server, tmp_path):
+    loaded = load_prompts(mode="live", **_live_kwargs(server, tmp_path))
     assert loaded.source == "svgbench-download"
     assert len(server.requests) == 1
     assert [p.prompt for p in loaded.prompts] == [q["prompt"] for q in QUESTIONS]
@@ -45,23 +50,21 @@ def test_load_prompts_live_downloads_via_load_svgbench_with_passed_kwargs(tmp_pa
     assert dataset.svgbench_cache_path(tmp_path / "cache").read_bytes() == BODY
 
 
-def test_load_prompts_live_passes_strict_and_size_check_through(tmp_path):
-    with serve(FileServer(body=BODY)) as server:
-        kwargs = {**_live_kwargs(server, tmp_path), "expected_bytes": len(BODY) + 1}
-        with pytest.raises(DownloadError, match=f"expected {len(BODY) + 1}"):
-            load_prompts(mode="live", strict=True, **kwargs)
-        fallback = load_prompts(mode="live", **kwargs)
+def test_load_prompts_live_passes_strict_and_size_check_through(server, tmp_path):
+    kwargs = {**_live_kwargs(server, tmp_path), "expected_bytes": len(BODY) + 1}
+    with pytest.raises(DownloadError, match=f"expected {len(BODY) + 1}"):
+        load_prompts(mode="live", strict=True, **kwargs)
+    fallback = load_prompts(mode="live", **kwargs)
     assert fallback.source == "bundled" and "expected" in fallback.notice
     assert not dataset.svgbench_cache_path(tmp_path / "cache").exists()
 
 
 @pytest.mark.parametrize("env_mode, expected_source, expected_requests",
                          [("offline", "bundled", 0), ("live", "svgbench-download", 1)])
-def test_load_prompts_default_mode_follows_svgkit_mode(monkeypatch, tmp_path, env_mode, expected_source,
+def test_load_prompts_default_mode_follows_svgkit_mode(server, monkeypatch, tmp_path, env_mode, expected_source,
                                                        expected_requests):
     monkeypatch.setenv("SVGKIT_MODE", env_mode)
-    with serve(FileServer(body=BODY)) as server:
-        loaded = load_prompts(**_live_kwargs(server, tmp_path))
+    loaded = load_prompts(**_live_kwargs(server, tmp_path))
     assert loaded.source == expected_source
     assert len(server.requests) == expected_requests
     expected = load_bundled_prompts() if env_mode == "offline" else [q["prompt"] for q in QUESTIONS]

@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from svgkit.config import get_settings, with_spending
-from svgkit.rehearsal import open_platform
+from svgkit.config import PLATFORM, get_settings, with_spending
+from svgkit.rehearsal import PlatformSession, open_platform
 from svgkit.standin.fireworks import FireworksStandin
 
 
@@ -68,3 +68,21 @@ def test_live_mode_without_a_key_fails_loudly(monkeypatch, tmp_path):
     monkeypatch.setenv("SVGKIT_MODE", "live")
     with pytest.raises(MissingKeyError):
         open_platform("upload", with_spending(True, get_settings()), state_dir=tmp_path / "s")
+
+
+def test_rehearsal_waits_scale_with_the_clock_and_the_requests_are_tabled(tmp_path):
+    session = open_platform("rft", state_dir=tmp_path / "standin", speed=600)
+    try:
+        poll_s, timeout_s = session.wait_timing(3600)
+        assert session.speed == 600 and timeout_s == 6 and poll_s < 1
+        mark = session.request_count()
+        for _ in range(3):
+            session.api.get_dataset("missing-dataset")
+        table = session.requests_table(since=mark)
+        assert table.count("\n") == 2
+        assert "| GET | `/v1/accounts/svgkit-standin/datasets/missing-dataset` | 404 | 3 |" in table
+    finally:
+        session.close()
+    live = PlatformSession("live", session.api)
+    assert live.wait_timing(3600) == (PLATFORM.poll_interval_s, 3600)
+    assert "Live run" in live.requests_table() and live.request_count() == 0

@@ -137,9 +137,12 @@ SLOW = ('<svg xmlns="http://www.w3.org/2000/svg" width="1000" height="1000"><def
 def test_timeout_kills_the_worker_and_the_next_render_works():
     start = time.perf_counter()
     result = render_png(SLOW, timeout_s=0.05)
-    assert not result.ok and result.error.startswith("timed out after 0.05")
-    assert result.failure == "content"
-    assert time.perf_counter() - start < 5
+    # Tried twice: 0.05 s, then on a fresh worker with twice the limit; the SVG's fault both times.
+    assert not result.ok and result.error.startswith("timed out after 0.1 s")
+    assert result.failure == "content" and result.attempts == 2
+    assert "timed out after 0.05 s, then on a fresh worker" in {f.code: f.detail for f in result.findings}[
+        "render_retried"]
+    assert time.perf_counter() - start < 10
     assert render_png(SVG).ok
 
 
@@ -202,10 +205,12 @@ def test_failure_is_none_when_drawn():
         (None, "no svg"),
         ("hello", "rejected"),
         (f'<!DOCTYPE svg [<!ENTITY a "b">]><svg {NS}>&a;</svg>', "rejected"),
-        (f'<svg {NS} width="100" height="100"><text y="50" font-size="1e300">Hi</text></svg>',
+        (f'<svg {NS} width="9" height="9"><rect width="9" height="9" transform="scale(1e308)"/></svg>',
          "render error: CairoError"),
-        (f'<svg {NS} width="99" height="99"><pattern id="p" width="9" height="9" patternUnits="userSpaceOnUse">'
-         f'<rect width="9" height="9" fill="url(#p)"/></pattern><rect width="99" height="99" fill="url(#p)"/></svg>',
+        # A cycle only a <use> makes (its target inherits the marker from it): the sanitiser's
+        # count cannot see it, cairosvg recurses until Python stops it.
+        (f'<svg {NS} width="99" height="99"><defs><path id="l" d="M0 0 L5 5 L9 0"/><marker id="m">'
+         f'<use href="#l" marker-mid="url(#m)"/></marker></defs><use href="#l" marker-mid="url(#m)"/></svg>',
          "render error: nesting too deep"),
     ],
 )
@@ -213,6 +218,8 @@ def test_failures_caused_by_the_svg_are_content_failures(svg, error):
     result = render_png(svg)
     assert not result.ok and result.error.startswith(error)
     assert result.failure == "content"
+    # Drawing failures are tried once more on a fresh worker; rejections are certain at once.
+    assert result.attempts == (1 if result.rejected or svg is None else 2)
 
 
 def test_worker_that_cannot_start_is_an_infrastructure_failure(monkeypatch):
@@ -324,3 +331,152 @@ def test_embedded_svg_with_use_and_a_raster_image_still_draws():
     assert result.findings == ()
     img = pixels(result)
     assert tuple(img[3, 10]) == (0, 255, 0) and tuple(img[15, 10]) == (0, 0, 255)
+
+
+# --------------------------------------------------------------------------- no answer changes the next one
+TEXT = (f'<svg {NS} width="120" height="40">'
+        '<text x="5" y="30" font-size="20" font-family="sans-serif">Hello</text></svg>')
+# 80 user units on a 1x1 viewBox drawn at 1000 px: glyphs of 80,000 px, past FreeType's 65,536.
+POISON = (f'<svg {NS} width="1000" height="1000" viewBox="0 0 1 1">'
+          '<text x="0" y="0.9" font-size="80" font-family="sans-serif">A</text></svg>')
+
+
+def _idle_pids() -> set[int]:
+    return {w.process.pid for w in render_mod._pool().idle}
+
+
+def _one_worker(svg: str) -> RenderResult:
+    return render_many([svg], workers=1, progress=False)[0]
+
+
+@pytest.mark.parametrize("poison", [POISON, POISON.replace('font-size="80"', 'font-size="1e7"'),
+                                    f'<svg {NS} width="100" height="100"><g transform="scale(1e5)">'
+                                    '<text y="0.0005" font-size="1">A</text></g></svg>'])
+def test_a_huge_font_size_does_not_change_how_the_next_svg_is_drawn(poison):
+    shutdown_workers()
+    fresh = [_one_worker(TEXT).png, _one_worker(TEXT.replace("20", "23")).png]
+    shutdown_workers()
+    bad = _one_worker(poison)
+    (worker,) = _idle_pids()
+    after = [_one_worker(TEXT), _one_worker(TEXT.replace("20", "23"))]  # 23 px: a size never used before
+    assert _idle_pids() == {worker}, "drawn by the same worker"
+    # The poisoning SVG itself is drawn, its text at the bounded size.
+    assert bad.ok and "font_clamped" in {f.code for f in bad.findings}
+    assert [r.png for r in after] == fresh
+
+
+def test_a_worker_that_failed_while_drawing_is_replaced():
+    shutdown_workers()
+    assert _one_worker(SVG).ok
+    (first,) = _idle_pids()
+    rejected = _one_worker("<svg><!ENTITY x 'y'></svg>")
+    assert rejected.rejected and _idle_pids() == {first}  # the sanitiser refused it: cairo never ran
+    failed = _one_worker(f'<svg {NS} width="9" height="9"><rect width="9" height="9" transform="scale(1e308)"/></svg>')
+    assert not failed.ok and failed.attempts == 2
+    assert first not in _idle_pids() and len(_idle_pids()) <= 1  # neither failed worker went back to the pool
+    assert _one_worker(SVG).ok
+
+
+def test_embedded_svg_images_are_drawn_as_documents_of_their_own():
+    import urllib.parse
+
+    inner = (f'<svg {NS} viewBox="0 0 10 10"><defs><pattern id="p" width="10" height="10" '
+             'patternUnits="userSpaceOnUse"><rect width="10" height="10" fill="lime"/></pattern></defs>'
+             '<rect width="10" height="10" fill="url(#p)"/></svg>')
+    uri = "data:image/svg+xml," + urllib.parse.quote(inner)
+    svg = (f'<svg {NS} width="40" height="20"><image width="20" height="20" href="{uri}"/>'
+           '<rect x="20" width="20" height="20" fill="url(#p)"/></svg>')
+    img = pixels(render_png(svg))
+    assert tuple(img[10, 10]) == (0, 255, 0)  # the image draws with its own pattern
+    # cairosvg alone lets the outer rect (drawn after the image) use the image's pattern too.
+    assert tuple(img[10, 30]) != (0, 255, 0)
+
+
+def test_render_result_lists_the_embedded_documents():
+    import base64
+
+    inner = f'<svg {NS} width="9" height="9"><script/><text y="8">inner words</text></svg>'
+    svg = (f'<svg {NS} width="20" height="20"><image width="9" height="9" '
+           f'href="data:image/svg+xml;base64,{base64.b64encode(inner.encode()).decode()}"/></svg>')
+    result = render_png(svg)
+    assert result.ok and len(result.embedded) == 1
+    assert "inner words" in result.embedded[0] and "<script" not in result.embedded[0]
+
+
+# --------------------------------------------------------------------------- one retry on a fresh worker
+def test_a_timeout_the_machine_caused_is_retried_and_drawn(monkeypatch):
+    original_send = render_mod._Worker.send
+    stalled: list[int] = []
+
+    def stall_first(self, task):
+        if not stalled:  # a loaded machine: the first worker gets no CPU at all
+            stalled.append(self.process.pid)
+            os.kill(self.process.pid, signal.SIGSTOP)
+        original_send(self, task)
+
+    monkeypatch.setattr(render_mod._Worker, "send", stall_first)
+    result = render_png(SVG, timeout_s=1.0)
+    assert result.ok and result.attempts == 2 and result.failure is None
+    note = {f.code: f.detail for f in result.findings}["render_retried"]
+    assert note.startswith("the first attempt failed (timed out after 1 s); drawn on a fresh worker")
+    assert tuple(pixels(result)[20, 20]) == (255, 0, 0)
+    assert stalled[0] not in _idle_pids()
+
+
+def test_a_worker_dying_once_is_the_machines_fault_and_the_svg_is_drawn(monkeypatch):
+    original_send = render_mod._Worker.send
+    killed: list[int] = []
+
+    def die_once(self, task):
+        original_send(self, task)
+        if not killed:
+            killed.append(self.process.pid)
+            os.kill(self.process.pid, signal.SIGKILL)
+
+    monkeypatch.setattr(render_mod._Worker, "send", die_once)
+    result = render_png(SVG)
+    assert result.ok and result.attempts == 2 and result.failure is None
+    assert "renderer crashed" in {f.code: f.detail for f in result.findings}["render_retried"]
+
+
+def test_the_retry_gets_the_longer_limit(monkeypatch):
+    limits: list[float] = []
+    original_run = render_mod._Worker.run
+
+    def record(self, task, timeout_s):
+        limits.append(timeout_s)
+        return original_run(self, task, timeout_s)
+
+    monkeypatch.setattr(render_mod._Worker, "run", record)
+    # A circle of radius 1e308 with a dash pattern: cairo dashes it until it is killed.
+    result = render_png(f'<svg {NS} width="99" height="99"><circle r="1e308" stroke="red" stroke-dasharray="1 1"/>'
+                        "</svg>", timeout_s=0.4)
+    assert not result.ok and result.failure == "content" and result.attempts == 2
+    assert limits == [0.4, 0.4 * render_mod.LIMITS.render_retry_timeout_factor]
+    assert result.error == "timed out after 0.8 s"
+
+
+def test_missing_cairo_is_an_infrastructure_failure_with_the_fix(tmp_path):
+    from svgkit.reward import score_response
+
+    fake = tmp_path / "no-cairo" / "cairocffi"
+    fake.mkdir(parents=True)
+    # What cairocffi raises when the C library is not installed.
+    (fake / "__init__.py").write_text("raise OSError(\"no library called \\\"cairo-2\\\" was found\")\n")
+    shutdown_workers()
+    pool = render_mod._pool()
+    pool.env["PYTHONPATH"] = os.pathsep.join((str(fake.parent), pool.env["PYTHONPATH"]))
+    try:
+        result = render_png(SVG)
+        assert not result.ok and result.failure == "infrastructure"
+        assert "cairo library cannot be loaded" in result.error and "apt-get install libcairo2" in result.error
+        assert 'no library called "cairo-2"' in result.error
+        start = time.perf_counter()
+        again = render_many([SVG, TEXT], progress=False)
+        assert all(r.error == result.error for r in again) and time.perf_counter() - start < 1.0  # no new workers
+        scored = score_response(f"```svg\n{SVG}\n```", ["A red rectangle."])
+        assert scored.is_score_valid is False and "not the answer's fault" in scored.reason
+        assert "cairo library cannot be loaded" in scored.reason
+    finally:
+        shutdown_workers()
+    assert render_png(SVG).ok  # a new pool, a working renderer

@@ -5,14 +5,15 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
-from chat_server import ChatServer, Reply
 from eval_protocol.models import EvaluateResult
 
 import svgkit.reward as reward
 from svgkit.config import get_settings
+from svgkit.http_client import RetryPolicy
 from svgkit.judge import RuleJudge, VisionJudge
 from svgkit.render import RenderResult
 from svgkit.reward import WRITTEN_REASON, score_response
+from svgkit.standin import Completion, Response
 
 REQS = [
     "The background is light blue.",
@@ -35,9 +36,8 @@ def answer(svg: str) -> str:
 
 
 @pytest.fixture
-def server():
-    with ChatServer() as srv:
-        yield srv
+def server(chat_standin):
+    return chat_standin
 
 
 @pytest.fixture
@@ -47,12 +47,12 @@ def key() -> str:
 
 def vision(server, key, **kw) -> VisionJudge:
     settings = get_settings({"OPENAI_API_KEY": key, "SVGKIT_JUDGE_BASE_URL": server.base_url}, read_dotenv=False)
-    return VisionJudge(settings=settings, cache=None, retry_base_delay_s=0.01, **kw)
+    return VisionJudge(settings=settings, cache=None, retry=RetryPolicy(base_delay_s=0.01, max_delay_s=0.05), **kw)
 
 
-def all_yes(n: int) -> Reply:
-    return Reply.completion({"verdicts": [{"index": i + 1, "reason": "visible", "fulfilled": True}
-                                          for i in range(n)], "summary": "fine"})
+def all_yes(n: int) -> Completion:
+    return Completion({"verdicts": [{"index": i + 1, "reason": "visible", "fulfilled": True}
+                                    for i in range(n)], "summary": "fine"})
 
 
 # ------------------------------------------------------------------ scores
@@ -72,11 +72,11 @@ def test_good_answer_with_rule_judge_offline():
 
 
 def test_score_is_fulfilled_over_total_with_vision_judge(server, key):
-    server.push(Reply.completion({"verdicts": [{"index": 1, "reason": "", "fulfilled": True},
-                                               {"index": 2, "reason": "", "fulfilled": False},
-                                               {"index": 3, "reason": "", "fulfilled": True},
-                                               {"index": 4, "reason": "", "fulfilled": False}],
-                                  "summary": "ok"}, prompt_tokens=900, completion_tokens=90))
+    server.push(Completion({"verdicts": [{"index": 1, "reason": "", "fulfilled": True},
+                                         {"index": 2, "reason": "", "fulfilled": False},
+                                         {"index": 3, "reason": "", "fulfilled": True},
+                                         {"index": 4, "reason": "", "fulfilled": False}],
+                            "summary": "ok"}, prompt_tokens=900, completion_tokens=90))
     res = score_response(answer(GOOD_SVG), REQS, judge=vision(server, key))
     assert res.score == 0.5 and res.is_score_valid
     assert res.metrics["judge"].data["input_tokens"] == 900
@@ -84,7 +84,7 @@ def test_score_is_fulfilled_over_total_with_vision_judge(server, key):
 
 
 def test_upstream_count_is_clamped(server, key):
-    server.push(Reply.completion({"reasoning": "everything", "number_of_fulfilled_requirements": 40}))
+    server.push(Completion({"reasoning": "everything", "number_of_fulfilled_requirements": 40}))
     res = score_response(answer(GOOD_SVG), REQS, judge=vision(server, key, mode="upstream"))
     assert res.score == 1.0 and res.is_score_valid
 
@@ -143,18 +143,27 @@ class StubRender:
     svg: str | None = None
 
 
-def test_render_failure_caused_by_the_svg_is_invalid_unless_opted_in(monkeypatch):
+def test_render_failure_caused_by_the_svg_is_a_valid_zero_unless_opted_out(monkeypatch):
     monkeypatch.setattr(reward, "render_png", lambda svg, **kw: StubRender("content"))
     res = score_response(answer(GOOD_SVG), REQS)
-    assert res.score == 0 and res.is_score_valid is False  # as upstream: any render failure is invalid
+    assert res.score == 0 and res.is_score_valid is True  # the policy learns such answers are bad
     assert "because of the SVG" in res.reason and "nesting too deep" in res.reason
     assert res.metrics["format_rendered"].score == 0
     assert res.metrics["format_rendered"].data["failure"] == "content"
-    penalised = score_response(answer(GOOD_SVG), REQS, content_failure_valid=True)
-    assert penalised.score == 0 and penalised.is_score_valid is True  # opted in: the policy is penalised
+    upstream = score_response(answer(GOOD_SVG), REQS, content_failure_valid=False)
+    assert upstream.score == 0 and upstream.is_score_valid is False  # opted out: dropped from the mean
     infra = StubRender("infrastructure", error="renderer unavailable")
     monkeypatch.setattr(reward, "render_png", lambda svg, **kw: infra)
     assert score_response(answer(GOOD_SVG), REQS, content_failure_valid=True).is_score_valid is False
+
+
+def test_an_svg_that_breaks_the_renderer_twice_scores_a_valid_zero_with_the_reason():
+    broken = ('<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9">'
+              '<rect width="9" height="9" transform="scale(1e308)"/></svg>')
+    res = score_response(answer(broken), REQS)
+    assert res.score == 0 and res.is_score_valid is True
+    assert res.reason.startswith("render failed because of the SVG (twice): render error: CairoError")
+    assert res.metrics["format_rendered"].data == {"failure": "content", "attempts": 2}
 
 
 @pytest.mark.parametrize("failure", ["infrastructure", None])
@@ -167,7 +176,7 @@ def test_render_failure_of_the_renderer_is_invalid(monkeypatch, failure):
 
 
 def test_judge_failure_is_invalid(server, key):
-    server.push(Reply.status(400, "bad image"))
+    server.push(Response.error(400, "bad image"))
     res = score_response(answer(GOOD_SVG), REQS, judge=vision(server, key))
     assert res.score == 0 and res.is_score_valid is False and "judge failed" in res.reason
     assert "bad image" in res.reason and res.metrics["judge"].is_score_valid is False
@@ -202,7 +211,7 @@ def test_text_only_picture_gets_no_credit_for_written_requirements(server, key):
 
 
 def test_text_only_with_count_only_judge_takes_written_off_the_count(server, key):
-    server.push(Reply.completion({"reasoning": "all there", "number_of_fulfilled_requirements": 4}))
+    server.push(Completion({"reasoning": "all there", "number_of_fulfilled_requirements": 4}))
     res = score_response(answer(TEXT_ONLY), REQS, judge=vision(server, key, mode="upstream"))
     assert res.score == pytest.approx((4 - len(res.metrics["hack_text_only"].data["written"])) / 4)
     assert res.score <= 0.5
@@ -214,13 +223,13 @@ def test_count_only_judge_that_left_out_the_written_requirement_is_not_penalised
            '<circle cx="30" cy="30" r="20" fill="red"/><rect x="60" y="10" width="40" height="40" fill="blue"/>'
            '<text x="5" y="90">A tall green tree stands beside the house</text></svg>')
     # the strict judge counted the circle and the square, not the tree that is only written out
-    server.push(Reply.completion({"reasoning": "circle and square; the tree is only text",
-                                  "number_of_fulfilled_requirements": 2}))
+    server.push(Completion({"reasoning": "circle and square; the tree is only text",
+                            "number_of_fulfilled_requirements": 2}))
     res = score_response(answer(svg), reqs, judge=vision(server, key, mode="upstream"))
     assert res.metrics["hack_text_only"].data["written"] == [2]
     assert res.score == pytest.approx(2 / 3) and res.is_score_valid
     # a gullible count that includes the written one still loses it: at most 2 can be drawn
-    server.push(Reply.completion({"reasoning": "all three", "number_of_fulfilled_requirements": 3}))
+    server.push(Completion({"reasoning": "all three", "number_of_fulfilled_requirements": 3}))
     assert score_response(answer(svg), reqs, judge=vision(server, key, mode="upstream")).score == pytest.approx(2 / 3)
 
 

@@ -11,9 +11,8 @@ from svgkit.standin import ChatStandin, Completion, Response, StandinServer
 
 
 @pytest.fixture
-def server():
-    with StandinServer() as s:
-        yield s
+def server(standin):
+    return standin
 
 
 def test_routes_answer_with_their_params_and_unknown_paths_are_404(server):
@@ -52,6 +51,28 @@ def test_hang_and_drop_reach_the_client_as_timeout_and_connection_error(server):
         httpx.get(f"{server.url}/x", timeout=0.5)
     with pytest.raises(httpx.RemoteProtocolError):
         httpx.get(f"{server.url}/x", timeout=2)
+
+
+def test_a_truncated_answer_declares_its_length_and_stops_short(server):
+    server.add_route("GET", r"/file", lambda r: Response.text(b"x" * 1000))
+    server.push(Response.truncated(Response.text(b"y" * 1000), after_bytes=10))
+    with pytest.raises(httpx.RemoteProtocolError):  # the connection closed before content-length bytes came
+        httpx.get(f"{server.url}/file")
+    assert httpx.get(f"{server.url}/file").content == b"x" * 1000  # only the next request was cut
+
+
+def test_active_counts_answers_in_progress_until_the_client_goes_away(server):
+    server.add_route("GET", r"/slow", lambda r: Response.trickle(Response.text(b"z" * 100), seconds_per_byte=0.2))
+    assert server.active == 0
+    with httpx.Client(base_url=server.url) as client, client.stream("GET", "/slow") as response:
+        next(response.iter_bytes())
+        assert server.active == 1
+    assert server.wait_idle(5)  # the client closed its connection: the trickle's next write fails
+    assert server.active == 0
+    server.push(Response.hang(2))
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.get(f"{server.url}/slow", timeout=0.2)
+    assert not server.wait_idle(0.3)  # a hang notices nothing until it answers
 
 
 def test_records_never_hold_secret_values(server):

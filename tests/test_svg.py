@@ -188,7 +188,7 @@ def test_use_bomb_is_rejected():
         parts.append(f'<g id="l{level}">{uses}</g>')
     parts.append('</defs><use href="#l7"/></svg>')
     result = sanitize_svg("".join(parts))
-    assert result.rejected and "use_expansion" in codes(result)
+    assert result.rejected and "reference_expansion" in codes(result)
 
 
 def test_moderate_use_reuse_is_fine():
@@ -394,7 +394,7 @@ def test_data_targets_of_use_and_tref_are_removed(element):
 def test_local_use_still_counts_its_expansion():
     uses = '<use href="#a"/>' * 30
     svg = f'<svg xmlns="{SVG_NS}"><defs><g id="a">' + "<rect/>" * 2000 + f"</g></defs>{uses}</svg>"
-    assert "use_expansion" in codes(sanitize_svg(svg))
+    assert "reference_expansion" in codes(sanitize_svg(svg))
 
 
 def test_rejected_embedded_svg_only_removes_that_image():
@@ -494,3 +494,231 @@ def test_overflowing_size_falls_back_to_the_viewbox_or_default():
     assert canvas_size('<svg width="1e300" viewBox="0 0 1e-300 1e300"/>', max_side=10) == (1, 10)
     assert canvas_size('<svg height="1e-300" viewBox="0 0 1e-300 1e300"/>') == (1, 1024)
     assert canvas_size('<svg width="1e-320" height="1e-320"/>') == (1, 1)
+
+
+# --------------------------------------------------------------------------- references cairosvg follows
+XL = 'xmlns:xlink="http://www.w3.org/1999/xlink"'
+_SCRIPTED = f'<svg xmlns="{SVG_NS}" width="9" height="9"><script>alert(1)</script><rect width="9" height="9"/></svg>'
+_SCRIPTED_URI = "data:image/svg+xml;base64," + base64.b64encode(_SCRIPTED.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        f'<image width="9" height="9" style="href:&quot;{_SCRIPTED_URI}&quot;"/>',
+        f'<image width="9" height="9" style="HREF : url({_SCRIPTED_URI})"/>',
+        f'<style>image {{ href: "{_SCRIPTED_URI}" }}</style><image width="9" height="9"/>',
+        f'<style>image {{ /* hidden */ href/**/: "{_SCRIPTED_URI}" }}</style><image width="9" height="9"/>',
+        # An escaped name is the Clark name cairosvg stores xlink:href under.
+        f'<image width="9" height="9" style="\\{{http\\:\\/\\/www\\.w3\\.org\\/1999\\/xlink\\}}href:&quot;'
+        f'{_SCRIPTED_URI}&quot;"/>',
+        f'<image width="9" height="9" style="hr\\65 f:&quot;{_SCRIPTED_URI}&quot;"/>',
+    ],
+)
+def test_href_in_css_is_removed(body):
+    result = sanitize_svg(f'<svg xmlns="{SVG_NS}" width="20" height="20">{body}<circle r="4"/></svg>')
+    assert not result.rejected and "css_not_style" in codes(result)
+    assert "data:" not in result.svg and "href" not in result.svg.lower()
+    assert "<image" not in result.svg  # without a target it draws nothing (cairosvg would read a file)
+    assert result.embedded == ()
+
+
+def test_css_id_cannot_name_a_definition():
+    # cairosvg registers patterns and markers under an id from CSS, where the count cannot see them.
+    svg = (f'<svg xmlns="{SVG_NS}" width="20" height="20"><pattern style="id: p" width="2" height="2">'
+           f'<rect width="1" height="1"/></pattern><rect width="20" height="20" fill="url(#p)"/></svg>')
+    result = sanitize_svg(svg)
+    assert "css_not_style" in codes(result) and "id:" not in result.svg.replace(" ", "")
+
+
+def test_plain_style_is_untouched_by_the_css_checks():
+    style = "fill: #123456; stroke-width: 2px; --accent: red; font-family: 'Liberation Sans'"
+    result = sanitize_svg(f'<svg xmlns="{SVG_NS}" width="9" height="9"><rect style="{style}"/></svg>')
+    assert result.findings == () and style in result.svg
+
+
+def test_use_bomb_through_css_href_draws_nothing_heavy():
+    parts = [f'<svg xmlns="{SVG_NS}" width="100" height="100"><defs><path id="a0" d="M0 0h1v1z"/>']
+    for level in range(1, 10):
+        parts.append(f'<g id="a{level}">' + f'<use style="href:#a{level - 1}"/>' * 10 + "</g>")
+    parts.append('</defs><use style="href: #a9"/><circle r="5"/></svg>')
+    result = sanitize_svg("".join(parts))
+    # The uses had no target the count could see; now they have none cairosvg can follow either.
+    assert not result.rejected and "css_not_style" in codes(result)
+    assert "<use" not in result.svg and "<circle" in result.svg
+
+
+@pytest.mark.parametrize("order", ["href first", "xlink first"])
+def test_href_and_xlink_href_are_normalised_to_the_one_browsers_follow(order):
+    both = ('href="#small" xlink:href="#bomb"' if order == "href first" else 'xlink:href="#bomb" href="#small"')
+    bomb = '<g id="bomb">' + '<rect width="1" height="1"/>' * 400 + "</g>"
+    svg = (f'<svg xmlns="{SVG_NS}" {XL} width="9" height="9"><defs>{bomb}<rect id="small" width="1" height="1"/>'
+           f'</defs>' + f'<use {both}/>' * 200 + "</svg>")
+    result = sanitize_svg(svg)
+    assert not result.rejected and "duplicate_href" in {f.code for f in result.removed}
+    assert 'href="#small"' in result.svg and "#bomb" not in result.svg.split("</defs>")[1]
+    # The other way round, the bomb is what both cairosvg and the count follow: rejected.
+    swapped = svg.replace('"#small"', '"#tmp"').replace('"#bomb"', '"#small"').replace('"#tmp"', '"#bomb"')
+    assert "reference_expansion" in codes(sanitize_svg(swapped))
+
+
+def test_identical_href_and_xlink_href_keep_one_quietly():
+    result = sanitize_svg(f'<svg xmlns="{SVG_NS}" {XL}><rect id="r" width="1" height="1"/>'
+                          f'<use href="#r" xlink:href="#r"/></svg>')
+    assert [f.severity for f in result.findings if f.code == "duplicate_href"] == ["info"]
+    assert result.svg.count("#r") == 1
+
+
+def _levels(make_level, top: str, levels: int = 6) -> str:
+    return f'<svg xmlns="{SVG_NS}" width="99" height="99"><defs>' + "".join(
+        make_level(k) for k in range(levels)) + f"</defs>{top}</svg>"
+
+
+@pytest.mark.parametrize(
+    "svg",
+    [
+        # clip paths of clip paths: 10 rects a level, each clipped by the level below
+        _levels(lambda k: f'<clipPath id="c{k}">' + (f'<rect width="9" height="9" clip-path="url(#c{k - 1})"/>'
+                                                    if k else '<rect width="9" height="9"/>') * 10 + "</clipPath>",
+                '<rect width="50" height="50" clip-path="url(#c5)"/>'),
+        # patterns painted with patterns
+        _levels(lambda k: f'<pattern id="p{k}" width="5" height="5" patternUnits="userSpaceOnUse">'
+                          + (f'<rect width="5" height="5" fill="url(#p{k - 1})"/>' if k else "<rect/>") * 10
+                          + "</pattern>", '<rect width="99" height="99" fill="url(#p5)"/>'),
+        # the same, the paint set by a <style> rule and inherited from a group
+        _levels(lambda k: f'<pattern id="p{k}" width="5" height="5" patternUnits="userSpaceOnUse">'
+                          + (f'<g class="l{k}">' + "<rect/>" * 10 + "</g>" if k else "<rect/>") + "</pattern>",
+                "<style>" + "".join(f".l{k} {{ fill: url(#p{k - 1}) }}" for k in range(1, 6)) + "</style>"
+                '<rect width="99" height="99" style="fill:url(#p5)"/>'),
+        # markers at every vertex of paths inside markers
+        _levels(lambda k: f'<marker id="m{k}">' + (f'<path d="M0 0{" L1 1" * 30}" marker-mid="url(#m{k - 1})"/>'
+                                                   if k else "<rect/>") + "</marker>",
+                f'<path d="M0 0{" L1 1" * 30}" marker-mid="url(#m5)"/>', levels=5),
+        # masks of masks
+        _levels(lambda k: f'<mask id="k{k}">' + (f'<rect width="9" height="9" mask="url(#k{k - 1})"/>'
+                                                if k else "<rect/>") * 10 + "</mask>",
+                '<rect width="50" height="50" mask="url(#k5)"/>'),
+        # a bare "#id" and an external-looking URL count by their fragment, as in cairosvg
+        _levels(lambda k: f'<mask id="k{k}">' + (f'<rect width="9" height="9" mask="#k{k - 1}"/>'
+                                                if k else "<rect/>") * 10 + "</mask>",
+                '<rect width="50" height="50" style="mask: #k5"/>'),
+        # text drawn along a clip path that holds many elements, once per tspan
+        f'<svg xmlns="{SVG_NS}"><defs><clipPath id="c">' + "<rect/>" * 600 + '</clipPath></defs><text href="#c">'
+        + "<tspan>a</tspan>" * 100 + "</text></svg>",
+    ],
+    ids=["clip-path", "pattern", "pattern-by-style-rule", "marker", "mask", "bare-fragment", "text-path"],
+)
+def test_reference_bombs_beyond_use_are_rejected(svg):
+    result = sanitize_svg(svg)
+    assert result.rejected and codes(result) == {"reference_expansion"}
+
+
+def test_embedded_images_count_as_everything_they_draw():
+    inner = f'<svg xmlns="{SVG_NS}" width="9" height="9">' + "<rect/>" * 500 + "</svg>"
+    image = f'<image id="i" width="9" height="9" href="data:image/svg+xml;base64,{_b64(inner.encode())}"/>'
+    once = sanitize_svg(f'<svg xmlns="{SVG_NS}"><defs>{image}</defs><use href="#i"/></svg>')
+    assert not once.rejected and once.embedded
+    many = sanitize_svg(f'<svg xmlns="{SVG_NS}"><defs>{image}</defs>' + '<use href="#i"/>' * 120 + "</svg>")
+    assert many.rejected and codes(many) == {"reference_expansion"}
+
+
+def test_moderate_patterns_markers_and_clips_are_fine():
+    svg = (f'<svg xmlns="{SVG_NS}" width="99" height="99"><defs>'
+           '<pattern id="p" width="4" height="4" patternUnits="userSpaceOnUse"><circle r="1"/><rect/></pattern>'
+           '<marker id="m" markerWidth="3" markerHeight="3"><path d="M0 0L3 1.5L0 3z"/></marker>'
+           '<clipPath id="c"><circle cx="50" cy="50" r="40"/></clipPath></defs>'
+           '<style>.dot { fill: url(#p) }</style><g clip-path="url(#c)">'
+           + '<circle class="dot" r="3"/>' * 300 + '<rect width="3" height="3"/>' * 3000
+           + f'<path d="M0 0{" L9 9" * 200}" marker-mid="url(#m)" stroke="black"/></g></svg>')
+    result = sanitize_svg(svg)
+    # 300 pattern paints of 3 elements each (the rule matches the dots only, as cssselect2 says).
+    assert not result.rejected, result.reason
+
+
+@pytest.mark.parametrize(
+    "svg",
+    [
+        f'<svg xmlns="{SVG_NS}"><pattern id="p" width="9" height="9"><rect width="9" height="9" fill="url(#p)"/>'
+        '</pattern><rect width="99" height="99" fill="url(#p)"/></svg>',
+        f'<svg xmlns="{SVG_NS}"><clipPath id="c"><rect clip-path="url(#c)"/></clipPath>'
+        '<rect clip-path="url(#c)"/></svg>',
+        # the pattern's content inherits the fill from the pattern's ancestors, not from the rect painted
+        f'<svg xmlns="{SVG_NS}" fill="url(#p)"><pattern id="p" width="9" height="9"><rect width="9" height="9"/>'
+        '</pattern><rect width="99" height="99"/></svg>',
+        f'<svg xmlns="{SVG_NS}"><marker id="m"><path d="M0 0L1 1" marker-end="url(#m)"/></marker>'
+        '<path d="M0 0L9 9" marker-end="url(#m)"/></svg>',
+    ],
+    ids=["pattern", "clip-path", "inherited-fill", "marker"],
+)
+def test_reference_cycles_are_rejected(svg):
+    result = sanitize_svg(svg)
+    assert result.rejected and codes(result) == {"reference_cycle"}
+
+
+def test_a_gradient_inherited_by_its_own_pattern_is_no_cycle():
+    # Gradients have no content and definitions are drawn as plain groups: nothing recurses.
+    svg = (f'<svg xmlns="{SVG_NS}" fill="url(#g)"><linearGradient id="g"><stop offset="0"/></linearGradient>'
+           '<defs><pattern id="p" width="9" height="9"><rect width="9" height="9" fill="red"/></pattern></defs>'
+           '<rect width="99" height="99" stroke="url(#p)"/></svg>')
+    assert not sanitize_svg(svg).rejected
+
+
+# --------------------------------------------------------------------------- values cairosvg cannot parse
+@pytest.mark.parametrize(
+    "attrs, drawn",
+    [
+        ('opacity="50%"', 'opacity="0.5"'),
+        ('style="fill-opacity: 25%"', "fill-opacity:0.25"),
+        ('opacity="half"', None),
+        ('stroke-miterlimit="sharp"', None),
+        ('viewBox="0 0 10"', None),
+    ],
+)
+def test_values_cairosvg_reads_as_floats_are_normalised_or_dropped(attrs, drawn):
+    result = sanitize_svg(f'<svg xmlns="{SVG_NS}" width="9" height="9"><rect width="9" height="9" {attrs}/></svg>')
+    assert not result.rejected
+    if drawn is None:
+        assert "invalid_value" in codes(result) and attrs.split("=")[0] not in result.svg
+    else:
+        assert "value_normalised" in codes(result) and drawn in result.svg
+    cairosvg.svg2png(bytestring=result.svg.encode())  # used to raise ValueError: the whole drawing failed
+
+
+def test_marker_orient_with_units_becomes_degrees():
+    result = sanitize_svg(f'<svg xmlns="{SVG_NS}"><marker id="m" orient="0.5turn"><rect/></marker></svg>')
+    assert 'orient="180"' in result.svg
+
+
+def test_style_rule_with_a_selector_cairosvg_cannot_compile_is_dropped():
+    svg = (f'<svg xmlns="{SVG_NS}" width="9" height="9"><style>rect:unknown-state {{ fill: red }} '
+           'rect { fill: blue }</style><rect width="9" height="9"/></svg>')
+    result = sanitize_svg(svg)
+    assert "css_rule" in codes(result) and "unknown-state" not in result.svg and "fill: blue" in result.svg
+    png = cairosvg.svg2png(bytestring=result.svg.encode())  # raised SelectorError before
+    assert Image.open(io.BytesIO(png)).convert("RGB").getpixel((4, 4)) == (0, 0, 255)
+
+
+# --------------------------------------------------------------------------- embedded documents
+def test_embedded_svg_documents_are_listed_sanitised_and_nested():
+    deepest = f'<svg xmlns="{SVG_NS}" width="5" height="5"><text y="4">deep secret</text></svg>'
+    middle = (f'<svg xmlns="{SVG_NS}" width="9" height="9"><script>x()</script><text y="8">Score: 120</text>'
+              f'<image width="5" height="5" href="data:image/svg+xml;base64,{_b64(deepest.encode())}"/></svg>')
+    uri = f"data:image/svg+xml;base64,{_b64(middle.encode())}"
+    svg = (f'<svg xmlns="{SVG_NS}" width="20" height="20"><text y="9">outer</text>'
+           f'<image width="9" height="9" href="{uri}"/><image x="10" width="9" height="9" href="{uri}"/></svg>')
+    result = sanitize_svg(svg)
+    assert len(result.embedded) == 2  # the middle one once (drawn twice), then the one inside it
+    assert "Score: 120" in result.embedded[0] and "<script" not in result.embedded[0]
+    assert "deep secret" in result.embedded[1]
+    assert result.documents == (result.svg, *result.embedded)
+    # Exactly the documents drawn: the outer SVG holds the middle one, re-encoded.
+    assert _b64(result.embedded[0].encode()) in result.svg
+    assert sanitize_svg("<svg><script/>").documents == (sanitize_svg("<svg><script/>").svg,)
+    assert sanitize_svg("not svg").documents == ()
+
+
+def test_clip_path_inherit_takes_the_parents_clip_as_cairosvg_does():
+    clip = '<clipPath id="c">' + "<rect/>" * 600 + "</clipPath>"
+    children = '<rect style="clip-path: inherit"/>' * 100
+    result = sanitize_svg(f'<svg xmlns="{SVG_NS}"><defs>{clip}</defs><g clip-path="url(#c)">{children}</g></svg>')
+    assert result.rejected and codes(result) == {"reference_expansion"}  # 101 clips of 601 elements

@@ -1,12 +1,11 @@
-"""Notebook views: galleries, figures, tables and the notebook runner."""
+"""Notebook views: galleries, figures and tables."""
 
 import io
 
-import nbformat
 import pytest
 from PIL import Image
 
-from svgkit import dataset, display, gallery, plots, runner
+from svgkit import dataset, display, gallery, plots
 from svgkit.evaluation import score_generations
 from svgkit.generate import offline_generations
 from svgkit.judge import RuleJudge
@@ -85,28 +84,6 @@ def test_scores_and_calibration_tables(scored):
     assert plots.calibration_figure(report)._repr_png_().startswith(b"\x89PNG")
 
 
-def test_runner_runs_notebooks_in_order_and_stops_at_a_failure(tmp_path):
-    def notebook(name, *sources):
-        nb = nbformat.v4.new_notebook()
-        nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        path = tmp_path / name
-        nbformat.write(nb, path)
-        return path
-
-    ok = notebook("01_ok.ipynb", "x = 2", "print(f'made {x * 21}')")
-    bad = notebook("02_bad.ipynb", "raise ValueError('boom')")
-    never = notebook("03_never.ipynb", "print('unreachable')")
-    runs = runner.run_notebooks([ok, bad, never], timeout_s=60)
-    assert [r.path.name for r in runs] == ["01_ok.ipynb", "02_bad.ipynb"]
-    assert runs[0].ok and runs[0].summary.strip() == "made 42"
-    assert not runs[1].ok and "boom" in runs[1].error
-    saved = nbformat.read(ok, as_version=4)
-    assert saved.cells[1].outputs[0]["text"].strip() == "made 42"  # executed in place
-    text = runner.summary_text(runs)
-    assert "01_ok.ipynb: ok" in text and "02_bad.ipynb: FAILED" in text
-
-
 def test_contact_sheet_placeholder_for_missing_images():
     red = io.BytesIO()
     Image.new("RGB", (50, 30), "red").save(red, format="PNG")
@@ -114,3 +91,20 @@ def test_contact_sheet_placeholder_for_missing_images():
     assert sheet.width >= 120
     pixels = sheet.convert("RGB")
     assert any(pixels.getpixel((x, y)) == (255, 0, 0) for x in range(0, 60) for y in range(0, 80))
+
+
+def test_gallery_explains_undecided_and_the_offline_judge_where_the_score_is_shown(scored):
+    best = next(a for a in scored if a.example_id == "sc01-a")
+    undecided = sum(not i.decided for i in best.items)
+    note = gallery.verdict_note(best)
+    assert f"{undecided} ? undecided" in note and "counts as not fulfilled" in note
+    assert "offline stand-in" in note and "hand-made labels this answer scores 1.00" in note
+    assert note in gallery.answer_html(best).replace("&#x27;", "'")
+
+
+def test_gallery_display_carries_a_static_copy_for_github_and_untrusted_notebooks(scored):
+    bundle = gallery.gallery_widget(scored)._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    static = bundle["text/html"]
+    assert gallery.STATIC_NOTE in static and f"{scored[0].example_id}: score" in static
+    assert "data:image/png;base64," in static

@@ -10,11 +10,13 @@ Modules: :mod:`~svgkit.judge.records` (verdicts), :mod:`~svgkit.judge.cache`,
 :mod:`~svgkit.judge.requirements` (a requirement's wording as a spec),
 :mod:`~svgkit.judge.evidence` (what a picture shows), :mod:`~svgkit.judge.rules` (the rule
 table, :class:`RuleJudge`, :func:`rule_coverage`) and :mod:`~svgkit.judge.api`.
-``InkStats``, ``ink_stats``, ``written_requirements`` (:mod:`svgkit.guards`) and ``svg_texts``
-(:mod:`svgkit.reading`) are re-exported here for older imports.
+``InkStats``, ``ink_stats``, ``written_requirements`` (:mod:`svgkit.guards`), ``svg_texts``
+(:mod:`svgkit.reading`) and ``token_cost`` (:mod:`svgkit.pricing`) are re-exported here for
+older imports.
 """
 
 from ..guards import InkStats, ink_stats, written_requirements
+from ..pricing import token_cost
 from ..reading import svg_texts
 from .api import ajudge, default_judge, judge
 from .base import Judge
@@ -22,7 +24,7 @@ from .cache import JudgeCache
 from .records import JudgeUsage, RequirementVerdict, Verdict
 from .requirements import COLOUR_WORDS, REQUIREMENT_KINDS, requirement_kind
 from .rules import CoverageReport, RuleJudge, rule_coverage
-from .vision import VisionJudge, token_cost
+from .vision import VisionJudge
 
 __all__ = [
     "COLOUR_WORDS",

@@ -2,9 +2,9 @@
 
 :class:`VisionJudge` sends one request per image (temperature 0, structured JSON output) and
 returns one verdict per requirement, or in ``mode="upstream"`` the Eval Protocol quickstart's
-count only (its prompt unchanged). The key is read only where the request is sent and is
-scrubbed from every error text. :func:`token_cost` prices the tokens at
-:data:`svgkit.config.PRICES`.
+count only (its prompt unchanged). Requests go through :class:`svgkit.http_client.ChatClient`
+(retries, a hard deadline per call, shape checks, the key scrubbed from every error text);
+:func:`svgkit.pricing.token_cost` prices the tokens.
 """
 
 import asyncio
@@ -14,31 +14,20 @@ import logging
 import math
 import os
 import re
-import time
 import weakref
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from ..config import JUDGE, PRICES, MissingKeyError, Settings, get_settings
+from ..config import JUDGE, MissingKeyError, Settings, get_settings
+from ..http_client import ChatClient, RetryPolicy, scrub_secrets
+from ..pricing import token_cost
 from .base import Judge
 from .cache import JudgeCache
 from .records import RequirementVerdict, Verdict
 
-__all__ = ["ITEMISED_PROMPT", "UPSTREAM_PROMPT", "VisionJudge", "token_cost"]
+__all__ = ["ITEMISED_PROMPT", "UPSTREAM_PROMPT", "VisionJudge"]
 
 logger = logging.getLogger(__name__)
-
-
-def token_cost(model: str, input_tokens: int, output_tokens: int) -> float | None:
-    """Dollars for the given tokens of ``model`` at :data:`svgkit.config.PRICES`.
-
-    ``None`` for a model with no price in config (unknown, not free). For the price of a
-    whole run before it starts, see :func:`svgkit.generate.estimate_cost`.
-    """
-    price = PRICES.get(model) or PRICES.get(model.rsplit("/", 1)[-1])
-    if price is None:
-        return None
-    return (input_tokens * price[0] + output_tokens * price[1]) / 1_000_000
 
 
 #: The itemised prompt (versioned by ``JUDGE.prompt_version``).
@@ -114,18 +103,7 @@ def _upstream_schema() -> dict[str, Any]:
 
 
 class _JudgeFailure(Exception):
-    """A call failed for good (after retries or without a retry)."""
-
-    def __init__(self, message: str, attempts: int = 1) -> None:
-        super().__init__(message)
-        self.attempts = attempts
-
-
-def _scrub(text: str, secret: str | None) -> str:
-    text = str(text)
-    if secret:
-        text = text.replace(secret, "***")
-    return text[:400]
+    """The judge's answer cannot be read as a verdict (the message says why)."""
 
 
 class VisionJudge(Judge):
@@ -134,17 +112,18 @@ class VisionJudge(Judge):
     Args:
         model: Model id (default ``settings.judge_model``, i.e. ``gpt-4.1``).
         base_url: Endpoint (default ``settings.judge_base_url``).
-        settings: Where the key and defaults come from (default :func:`~svgkit.config.get_settings`).
+        settings: Where the key and defaults come from; ``None`` reads them from the environment
+            (:func:`~svgkit.config.get_settings`).
         mode: ``"itemised"`` (one verdict per requirement) or ``"upstream"`` (upstream's
             count-only prompt, to reproduce the quickstart reward exactly).
         cache: A :class:`JudgeCache`, a path, ``True`` for the default location (the
             default), or ``None``/``False`` for none.
         concurrency: Calls in flight at most (per event loop).
-        max_retries: Retries after the first call on 429, 5xx, timeouts and dropped connections.
-        retry_base_delay_s: First backoff delay; doubles each retry (a ``Retry-After`` header
-            lengthens it).
-        retry_max_total_s: No retry starts after this much time has passed.
-        request_timeout_s: Timeout of one call.
+        retry: Retry rules and the hard budget of one verdict's call, retries included
+            (``total_s``); ``None`` for ``RetryPolicy(total_s=JUDGE.call_deadline_s)``, the other
+            defaults in :data:`svgkit.config.HTTP`. 408, 409, 429, 5xx, timeouts and dropped
+            connections are retried; anything else is an invalid verdict at once.
+        request_timeout_s: Hard wall-clock limit of one request, response body included.
         temperature: Sampling temperature (0: as deterministic as the endpoint allows).
 
     Raises:
@@ -162,15 +141,13 @@ class VisionJudge(Judge):
         mode: Literal["itemised", "upstream"] = "itemised",
         cache: "JudgeCache | str | os.PathLike[str] | bool | None" = True,
         concurrency: int = JUDGE.concurrency,
-        max_retries: int = JUDGE.max_retries,
-        retry_base_delay_s: float = JUDGE.retry_base_delay_s,
-        retry_max_total_s: float = JUDGE.retry_max_total_s,
+        retry: RetryPolicy | None = None,
         request_timeout_s: float = JUDGE.request_timeout_s,
         temperature: float = JUDGE.temperature,
         prompt_version: str = JUDGE.prompt_version,
     ) -> None:
         super().__init__(cache=cache, prompt_version=prompt_version)
-        settings = settings or get_settings()
+        settings = get_settings() if settings is None else settings
         if mode not in ("itemised", "upstream"):
             raise ValueError(f"mode must be 'itemised' or 'upstream', not {mode!r}")
         if not settings.judge_api_key:
@@ -180,14 +157,14 @@ class VisionJudge(Judge):
             )
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        if not request_timeout_s > 0:
+            raise ValueError(f"request_timeout_s must be more than 0, not {request_timeout_s}")
         self.model = model or settings.judge_model
         self.base_url = (base_url or settings.judge_base_url).rstrip("/")
         self.mode = mode
         self._key = settings.judge_api_key  # a Secret: repr never shows the key
         self.concurrency = concurrency
-        self.max_retries = max_retries
-        self.retry_base_delay_s = retry_base_delay_s
-        self.retry_max_total_s = retry_max_total_s
+        self.retry = retry or RetryPolicy(total_s=JUDGE.call_deadline_s)
         self.request_timeout_s = request_timeout_s
         self.temperature = temperature
         self.name = f"vision-upstream:{self.model}" if mode == "upstream" else f"vision:{self.model}"
@@ -234,52 +211,11 @@ class VisionJudge(Judge):
             self._semaphores[loop] = sem
         return sem
 
-    async def _call(self, body: dict[str, Any]) -> tuple[Any, int]:
-        """Send ``body`` with retries; return (completion, attempts)."""
-        import openai
-
-        secret = self._key.get()
-        start = time.monotonic()
-        attempts = 0
-        last = "no attempt made"
-        async with openai.AsyncOpenAI(api_key=secret, base_url=self.base_url, max_retries=0,
-                                      timeout=self.request_timeout_s) as client:
-            for attempt in range(self.max_retries + 1):
-                attempts += 1
-                retry_after = 0.0
-                try:
-                    async with self._semaphore():
-                        resp = await client.chat.completions.create(**body)
-                    return resp, attempts
-                except openai.APITimeoutError:
-                    last = f"timed out after {self.request_timeout_s:g} s"
-                except openai.APIConnectionError as exc:
-                    last = f"connection failed: {_scrub(exc, secret)}"
-                except openai.APIStatusError as exc:
-                    status = exc.status_code
-                    msg = _scrub(getattr(exc, "message", "") or str(exc), secret)
-                    if status == 429 or status >= 500:
-                        last = f"HTTP {status}: {msg}"
-                        try:
-                            retry_after = float(exc.response.headers.get("retry-after") or 0)
-                        except ValueError:
-                            retry_after = 0.0
-                    else:
-                        hint = " (check OPENAI_API_KEY and SVGKIT_JUDGE_BASE_URL)" if status in (401, 403) else ""
-                        raise _JudgeFailure(f"HTTP {status}: {msg}{hint}", attempts) from None
-                except openai.APIError as exc:  # e.g. a body that is not JSON
-                    raise _JudgeFailure(f"unusable answer from the endpoint: {_scrub(exc, secret)}",
-                                        attempts) from None
-                if attempt == self.max_retries:
-                    break
-                delay = max(self.retry_base_delay_s * (2 ** attempt), min(retry_after, self.retry_max_total_s))
-                if time.monotonic() - start + delay > self.retry_max_total_s:
-                    raise _JudgeFailure(f"{last}; gave up after {attempts} attempt(s), retry budget "
-                                        f"{self.retry_max_total_s:g} s spent", attempts)
-                logger.warning("judge call failed (%s); retry %d/%d in %.2f s", last, attempt + 1,
-                               self.max_retries, delay)
-                await asyncio.sleep(delay)
-        raise _JudgeFailure(f"{last}; gave up after {attempts} attempt(s)", attempts)
+    async def _call(self, body: dict[str, Any]) -> Any:
+        """Send ``body`` through the HTTP layer; the outcome holds the checked reply or why there is none."""
+        async with ChatClient(base_url=self.base_url, api_key=self._key, timeout_s=self.request_timeout_s,
+                              policy=self.retry) as client:
+            return await client.complete(body, limiter=self._semaphore(), label=f"judge call ({self.model})")
 
     # ------------------------------------------------------------------ parsing
     @staticmethod
@@ -335,34 +271,27 @@ class VisionJudge(Judge):
         if png is None:
             return Verdict.invalid(self.name, requirements, "no image to judge")
         body = self.build_request(png, requirements)
-        try:
-            resp, attempts = await self._call(body)
-        except _JudgeFailure as exc:
-            return Verdict.invalid(self.name, requirements, str(exc), attempts=exc.attempts)
-        usage = getattr(resp, "usage", None)
-        tin = int(getattr(usage, "prompt_tokens", 0) or 0)
-        tout = int(getattr(usage, "completion_tokens", 0) or 0)
+        outcome = await self._call(body)
+        reply = outcome.value
+        if reply is None:
+            hint = " (check OPENAI_API_KEY and SVGKIT_JUDGE_BASE_URL)" if outcome.status in (401, 403) else ""
+            return Verdict.invalid(self.name, requirements, f"{outcome.error}{hint}", attempts=outcome.attempts)
+        tin, tout = reply.prompt_tokens or 0, reply.completion_tokens or 0
         money = dict(input_tokens=tin, output_tokens=tout, cost_usd=token_cost(self.model, tin, tout),
-                     attempts=attempts)
+                     attempts=outcome.attempts)
         try:
-            choices = getattr(resp, "choices", None)
-            if not choices:
-                raise _JudgeFailure("the endpoint's answer has no choices")
-            choice = choices[0]
-            message = choice.message
-            refusal = getattr(message, "refusal", None)
-            if refusal:
-                raise _JudgeFailure(f"the judge refused: {str(refusal)[:200]}")
-            if choice.finish_reason == "length":
+            if reply.refusal:
+                raise _JudgeFailure(f"the judge refused: {reply.refusal[:200]}")
+            if reply.finish_reason == "length":
                 raise _JudgeFailure("the judge's answer was cut off (finish_reason=length)")
-            items, reasoning = self._parse(message.content, requirements)
+            items, reasoning = self._parse(reply.content, requirements)
         except _JudgeFailure as exc:
             return Verdict.invalid(self.name, requirements, str(exc), **money)
         except Exception as exc:  # noqa: BLE001 - an answer we failed to read is still a paid call
             logger.debug("unreadable judge answer", exc_info=True)
             return Verdict.invalid(self.name, requirements,
                                    f"unusable answer from the judge: {type(exc).__name__}: "
-                                   f"{_scrub(exc, self._key.get())}", **money)
+                                   f"{scrub_secrets(exc, self._key)[:400]}", **money)
         if self.mode == "upstream":
             count = max(0, min(int(items[0].reason), len(requirements)))
             return Verdict(judge=self.name, items=(), fulfilled=count, total=len(requirements),

@@ -3,8 +3,10 @@
 A stand-in is a :class:`StandinServer` with routes (``@server.route("GET", r"/v1/things/(?P<id>[^/]+)")``)
 that answer :class:`Request` objects with :class:`Response` objects. Any route can be made to
 misbehave on purpose: :meth:`StandinServer.push` queues scripted responses (an error status, a
-hang, a body that trickles one byte at a time, a dropped connection) that are served before the
-route's own handler, so clients can be tested against every fault through their real code.
+hang, a body that trickles one byte at a time, a body cut short, a dropped connection) that are
+served before the route's own handler, so clients can be tested against every fault through their
+real code. :attr:`StandinServer.active` counts answers still being sent, so a test can check that a
+client which gave up really closed its connection.
 
 Every request is recorded (:attr:`StandinServer.requests`) with secret values removed: the
 ``Authorization`` and API-key headers are replaced by ``***``, and so is every string the server
@@ -17,7 +19,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -107,6 +109,7 @@ class Response:
         delay_s: Wait this long before answering.
         trickle_s: Send the body one byte every this many seconds (0: all at once).
         drop: Close the connection without answering.
+        cut_after: Declare the whole body's length but send only this many bytes, then close.
     """
 
     status: int = 200
@@ -116,6 +119,7 @@ class Response:
     delay_s: float = 0.0
     trickle_s: float = 0.0
     drop: bool = False
+    cut_after: int | None = None
 
     @classmethod
     def json(cls, payload: Any, status: int = 200, *, headers: dict[str, str] | None = None) -> "Response":
@@ -140,15 +144,17 @@ class Response:
     @classmethod
     def hang(cls, seconds: float = MAX_HANG_S, then: "Response | None" = None) -> "Response":
         """Wait ``seconds`` (at most :data:`MAX_HANG_S`, released at shutdown), then answer ``then``."""
-        then = then or cls.error(504, "stand-in hung")
-        return cls(then.status, then.body, then.headers, then.content_type, min(seconds, MAX_HANG_S),
-                   then.trickle_s, then.drop)
+        return replace(then or cls.error(504, "stand-in hung"), delay_s=min(seconds, MAX_HANG_S))
 
     @classmethod
     def trickle(cls, then: "Response", *, seconds_per_byte: float = 1.0) -> "Response":
         """Answer ``then``, but send its body one byte every ``seconds_per_byte`` (up to :data:`MAX_HANG_S`)."""
-        return cls(then.status, then.body, then.headers, then.content_type, then.delay_s, seconds_per_byte,
-                   then.drop)
+        return replace(then, trickle_s=seconds_per_byte)
+
+    @classmethod
+    def truncated(cls, then: "Response", *, after_bytes: int) -> "Response":
+        """Answer ``then`` with its full ``content-length``, but close after ``after_bytes`` bytes (a cut download)."""
+        return replace(then, cut_after=max(0, after_bytes))
 
     @classmethod
     def dropped(cls) -> "Response":
@@ -157,6 +163,11 @@ class Response:
 
 
 Handler = Callable[[Request], Response]
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    #: Room for many clients connecting at once (socketserver's default of 5 resets some of them).
+    request_queue_size = 256
 
 
 @dataclass(frozen=True)
@@ -193,9 +204,10 @@ class StandinServer:
         self._scripts: list[_Script] = []
         self._requests: list[RecordedRequest] = []
         self._secrets: set[str] = set()
+        self._active = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        self._httpd = _HTTPServer(("127.0.0.1", port), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -279,6 +291,27 @@ class StandinServer:
 
     # ------------------------------------------------------------------ records
     @property
+    def active(self) -> int:
+        """Answers being prepared or sent right now (hangs and trickles included).
+
+        It drops back to 0 once a client that gave up has closed its connection: the next byte
+        a trickle writes then fails and the answer ends.
+        """
+        with self._lock:
+            return self._active
+
+    def wait_idle(self, timeout_s: float = 5.0) -> bool:
+        """Wait until no answer is in progress (:attr:`active` is 0); ``False`` if that took too long.
+
+        A request is recorded once it is answered, so wait before counting the requests of a
+        client that was just cancelled or timed out.
+        """
+        deadline = time.monotonic() + timeout_s
+        while self.active and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.active == 0
+
+    @property
     def requests(self) -> list[RecordedRequest]:
         """Requests received so far, oldest first (a copy; no secret values)."""
         with self._lock:
@@ -356,6 +389,15 @@ class StandinServer:
                 return
 
             def _handle(self) -> None:
+                with server._lock:
+                    server._active += 1
+                try:
+                    self._serve()
+                finally:
+                    with server._lock:
+                        server._active -= 1
+
+            def _serve(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""
                 split = urlsplit(self.path)
@@ -385,11 +427,14 @@ class StandinServer:
                 for k, v in response.headers:
                     self.send_header(k, v)
                 self.end_headers()
+                body = response.body if response.cut_after is None else response.body[:response.cut_after]
+                if response.cut_after is not None:
+                    self.close_connection = True
                 if not response.trickle_s:
-                    self.wfile.write(response.body)
+                    self.wfile.write(body)
                     return
                 deadline = time.monotonic() + MAX_HANG_S
-                for chunk in _bytes(response.body):
+                for chunk in _bytes(body):
                     self.wfile.write(chunk)
                     self.wfile.flush()
                     if time.monotonic() > deadline or not server._sleep(response.trickle_s):
