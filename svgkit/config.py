@@ -17,6 +17,9 @@ present (values already in the environment win).
 
 The judge's key may also come from ``SVGKIT_JUDGE_API_KEY`` (it wins over ``OPENAI_API_KEY``),
 for a vision judge on another endpoint such as Fireworks (``SVGKIT_JUDGE_BASE_URL``).
+``SVGKIT_JUDGE=rule`` chooses the offline rule judge on purpose (the only way live rollouts are
+ever scored by it: see :func:`svgkit.judge.choose_judge`); ``SVGKIT_JUDGE=vision`` insists on the
+vision judge.
 Paid steps also need the notebook's explicit opt-in (:func:`with_spending`): without it they
 stay offline even with ``SVGKIT_MODE=live`` and keys, and the banner says live is held back.
 
@@ -42,6 +45,7 @@ __all__ = [
     "DatasetConfig",
     "EvaluationConfig",
     "HttpConfig",
+    "JudgeChoiceName",
     "JudgeConfig",
     "Limits",
     "Models",
@@ -74,6 +78,8 @@ __all__ = [
 ]
 
 Mode = Literal["offline", "live"]
+#: What ``SVGKIT_JUDGE`` may choose.
+JudgeChoiceName = Literal["rule", "vision"]
 Step = Literal["dataset", "generate", "judge", "upload", "rft"]
 
 
@@ -181,6 +187,8 @@ class JudgeConfig:
     written_pair_share: float = 0.5
     #: ... or this share of its content words (hack guard).
     written_word_share: float = 0.85
+    #: Longest transcription of the picture's text kept from the vision judge's answer.
+    max_transcription_chars: int = 4000
     #: Rule judge: bumped whenever its rules change (part of its cache key).
     rule_version: str = "r3"
     #: Rule judge: share of the pixels a colour must cover to count as present.
@@ -614,6 +622,11 @@ class Settings:
     rollout_server_url: str | None = None
     #: Where that server calls the model (``SVGKIT_ROLLOUT_MODEL_BASE_URL``, default the tracing gateway).
     rollout_model_base_url: str = ROLLOUT_SERVER.gateway_url
+    #: The judge chosen on purpose (``SVGKIT_JUDGE``): ``"rule"`` (the offline rule judge, even with a
+    #: judge key and for live rollouts), ``"vision"`` (the vision judge or an error), or ``None`` (by mode).
+    judge_choice: JudgeChoiceName | None = None
+    #: The environment variable the judge's key came from (``SVGKIT_JUDGE_API_KEY`` or ``OPENAI_API_KEY``).
+    judge_key_env: str | None = None
 
     def key_for(self, step: Step) -> Secret:
         """The key ``step`` needs (a set placeholder Secret for steps that need none)."""
@@ -640,6 +653,8 @@ class Settings:
         if step not in STEPS:
             raise ValueError(f"unknown step {step!r}; choose one of {', '.join(STEPS)}")
         if self.forced_mode == "offline":
+            return "offline"
+        if step == "judge" and self.judge_choice == "rule":
             return "offline"
         if step in PAID_STEPS and not self.spend_allowed:
             return "offline"
@@ -675,6 +690,10 @@ def get_settings(env: dict[str, str] | None = None, *, read_dotenv: bool = True)
     forced = (values.get("SVGKIT_MODE") or "").strip().lower() or None
     if forced not in (None, "offline", "live"):
         raise ValueError(f"SVGKIT_MODE must be 'offline' or 'live', not {forced!r}")
+    chosen = (values.get("SVGKIT_JUDGE") or "").strip().lower() or None
+    if chosen not in (None, "rule", "vision"):
+        raise ValueError(f"SVGKIT_JUDGE must be 'rule' or 'vision' (or unset: by mode), not {chosen!r}")
+    key_env = next((n for n in STEP_KEYS["OPENAI_API_KEY"] if values.get(n)), None)
     return Settings(
         forced_mode=forced,  # type: ignore[arg-type]
         fireworks_api_key=Secret(values.get("FIREWORKS_API_KEY")),
@@ -689,6 +708,8 @@ def get_settings(env: dict[str, str] | None = None, *, read_dotenv: bool = True)
         rollout_server_url=(values.get(ROLLOUT_SERVER.url_env) or "").strip().rstrip("/") or None,
         rollout_model_base_url=(values.get(ROLLOUT_SERVER.model_base_url_env) or "").strip().rstrip("/")
         or ROLLOUT_SERVER.gateway_url,
+        judge_choice=chosen,  # type: ignore[arg-type]
+        judge_key_env=key_env,
     )
 
 
@@ -728,6 +749,8 @@ def describe_mode(settings: Settings | None = None, *, steps: Sequence[str] | No
             held_back = (f"{why}, but live is held back: spending is not enabled in this notebook "
                          f"(ALLOW_SPEND = False){missing}")
         does = spec.live if mode == "live" else spec.offline
+        if step == "judge" and settings.judge_choice == "rule":
+            does, held_back = "uses the rule judge, chosen with SVGKIT_JUDGE=rule (an offline stand-in)", None
         rows.append(ModeRow(step, mode, needs, does + (f"; {held_back}" if held_back else ""), held_back=held_back))
     return rows
 

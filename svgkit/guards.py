@@ -40,8 +40,8 @@ from .reading import (
 
 __all__ = [
     "ClutterStats",
-    "InkStats",
     "Injection",
+    "InkStats",
     "clutter_stats",
     "find_injections",
     "ink_stats",
