@@ -188,8 +188,11 @@ def test_empty_requirements_raise():
 
 
 # ------------------------------------------------------------------ hack guards
+# The requirements written out, with one strip of ground drawn (so the written-text guard, not the
+# no-drawing guard, is what decides).
 TEXT_ONLY = """<svg xmlns="http://www.w3.org/2000/svg" width="600" height="300">
   <rect width="600" height="300" fill="#add8e6"/>
+  <rect y="240" width="600" height="60" fill="#3a7d3a"/>
   <text x="10" y="40" font-size="16">The background is light blue.</text>
   <text x="10" y="80" font-size="16">A yellow sun is in the</text>
   <text x="10" y="100" font-size="16">top-right corner.</text>
@@ -236,7 +239,8 @@ def test_count_only_judge_that_left_out_the_written_requirement_is_not_penalised
 def test_prompt_written_out_is_flagged():
     prompt = "Write `svg` code for an image of a red farmhouse beside a quiet pond on a sunny summer day."
     svg = ('<svg xmlns="http://www.w3.org/2000/svg" width="600" height="100"><rect width="600" height="100" '
-           'fill="#eee"/><text x="5" y="50" font-size="16">A red farmhouse beside a quiet pond</text>'
+           'fill="#eee"/><rect x="400" y="20" width="150" height="60" fill="#b22222"/>'
+           '<text x="5" y="50" font-size="16">A red farmhouse beside a quiet pond</text>'
            '<text x="5" y="80" font-size="16">on a sunny summer day</text></svg>')
     res = score_response(answer(svg), REQS, prompt=prompt)
     assert res.metrics["hack_text_only"].data["prompt_written"] is True
@@ -244,6 +248,15 @@ def test_prompt_written_out_is_flagged():
     # a title that names the subject is not a hack
     title = svg.replace("A red farmhouse beside a quiet pond", "Farmhouse").replace("on a sunny summer day", "")
     assert score_response(answer(title), REQS, prompt=prompt).metrics["hack_text_only"].data["prompt_written"] is False
+
+
+def test_picture_of_nothing_but_text_scores_zero_without_a_judge_call(server, key):
+    pure = TEXT_ONLY.replace('<rect y="240" width="600" height="60" fill="#3a7d3a"/>', "")
+    res = score_response(answer(pure), REQS, judge=vision(server, key), prompt=PROMPT)
+    assert res.score == 0 and res.is_score_valid and res.metrics["hack_no_drawing"].score == 1
+    assert server.chat_requests == [] and "nothing is drawn but text" in res.reason
+    drawn = score_response(answer(TEXT_ONLY), REQS, judge=RuleJudge(), prompt=PROMPT)
+    assert drawn.metrics["hack_no_drawing"].score == 0
 
 
 def test_labels_in_a_row_are_not_a_written_requirement():

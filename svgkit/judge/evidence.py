@@ -455,12 +455,21 @@ def _sharp(a: np.ndarray, axis: int) -> np.ndarray:
     return np.abs(np.diff(a, axis=axis)).max(axis=-1) > JUDGE.edge_contrast
 
 
-def _anchored(free: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+def _backdrop(free: np.ndarray) -> np.ndarray:
+    """The picture's most common colour (quantised to 16 levels a channel): its empty canvas."""
+    q = (free[..., :3].astype(np.int64) >> 4)
+    codes = (q[..., 0] << 8) | (q[..., 1] << 4) | q[..., 2]
+    top = int(np.bincount(codes.ravel(), minlength=4096).argmax())
+    return np.array([top >> 8, (top >> 4) & 15, top & 15], dtype=np.int64)
+
+
+def _anchored(free: np.ndarray, box: tuple[int, int, int, int], backdrop: np.ndarray | None = None) -> bool:
     """Whether the text at ``box`` (pixels) sits on or beside something drawn, in the text-free picture.
 
-    Beside: sharp edges (outlines, shapes; not a gradient) within three times its height. On: a
-    sharp edge on at least three of the four straight lines from it to the canvas edges (it is
-    enclosed by a shape: a sign, a card, a button).
+    Beside: sharp edges (outlines, shapes; not a gradient) within three times its height. On: most
+    of what is under it is not the picture's backdrop (its most common colour: the grass a sign
+    stands in, a banner), or a sharp edge on at least three of the four straight lines from it to
+    the canvas edges (it is enclosed by a shape: a sign, a card, a button).
     """
     h, w = free.shape[:2]
     x0, y0, x1, y1 = box
@@ -469,6 +478,10 @@ def _anchored(free: np.ndarray, box: tuple[int, int, int, int]) -> bool:
     win = f[max(0, y0 - m):min(h, y1 + m), max(0, x0 - m):min(w, x1 + m)]
     if int(_sharp(win, 1).sum()) + int(_sharp(win, 0).sum()) >= 10:
         return True
+    if backdrop is not None and y1 > y0 and x1 > x0:
+        under = free[y0:y1, x0:x1, :3].astype(np.int64) >> 4
+        if float((under == backdrop).all(axis=-1).mean()) < 0.5:
+            return True
     cy, cx = (y0 + y1) // 2, (x0 + x1) // 2
     rays = (f[cy, :x0][::-1], f[cy, x1:], f[:y0, cx][::-1], f[y1:, cx])
     return sum(1 for r in rays if len(r) > 1 and bool(_sharp(r, 0).any())) >= 3
@@ -509,6 +522,7 @@ def see_texts(root: Any, dom: "Inventory", rgb: np.ndarray | None, free_rgb: np.
         shown = located & diff
     else:
         shown = located
+    backdrop = _backdrop(free_rgb) if measured else None  # type: ignore[arg-type]
     ys, xs = np.nonzero(shown)
     sid = ids[ys, xs]
     seen = np.bincount(sid, minlength=n)
@@ -533,7 +547,7 @@ def see_texts(root: Any, dom: "Inventory", rgb: np.ndarray | None, free_rgb: np.
             continue
         box_px = (int(x0[i]), int(y0[i]), int(x1[i]), int(y1[i]))
         box = (box_px[0] / w, box_px[1] / h, box_px[2] / w, box_px[3] / h)
-        anchored = _anchored(free_rgb, box_px) if measured else None  # type: ignore[arg-type]
+        anchored = _anchored(free_rgb, box_px, backdrop) if measured else None  # type: ignore[arg-type]
         out.append(SeenText(e.text, box, True if measured else None, anchored, e.fill, e.painted))
     return out
 

@@ -53,7 +53,8 @@ _NO_DARK_TINT = ("white", "yellow", "orange", "pink")  # "dark yellow" does not 
 #: Words that describe a quoted label itself ("the title", "in capital letters", "the first field shows"),
 #: not an object it must be drawn on: with only these left over, a label's requirement is about the text.
 TEXT_WORDS = frozenset("""capital capitals uppercase lowercase bold italic header heading headings title subtitle
-footnote caption name names number numbers first second third fourth fifth last order listed lists list""".split())
+footnote caption name names number numbers first second third fourth fifth last order listed lists list
+hours date dates time price prices score total message slogan motto greeting words text texts label labels""".split())
 
 #: Counted nouns -> the primitive shape a count rule looks for.
 _SHAPE_NOUNS = {"circle": "circle", "circles": "circle", "dot": "dot", "dots": "dot", "square": "square",
