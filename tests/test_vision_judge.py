@@ -108,7 +108,7 @@ def test_request_model_image_schema_and_key(server, key, png):
     assert fmt["type"] == "json_schema" and fmt["json_schema"]["strict"] is True
     schema = fmt["json_schema"]["schema"]
     assert schema["required"] == ["transcription", "verdicts", "summary"]
-    assert schema["properties"]["verdicts"]["items"]["required"] == ["index", "reason", "written_only", "fulfilled"]
+    assert schema["properties"]["verdicts"]["items"]["required"] == ["index", "reason", "only_written", "fulfilled"]
     assert sent == [key] and req.headers["authorization"] == "***"
     assert key not in json.dumps(body)
 

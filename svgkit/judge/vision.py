@@ -54,7 +54,7 @@ in the image that merely states a requirement does not fulfil it; the picture mu
 
 Respond ONLY with a JSON object: "transcription", every piece of text you can read in the image, one \
 per line ("" if there is none); "verdicts", one entry per requirement, in the given order: "index" \
-(1 to {n}), "reason" (one short sentence), "written_only" (true when the requirement is only written \
+(1 to {n}), "reason" (one short sentence), "only_written" (true when the requirement is only written \
 in the image as text rather than drawn) and "fulfilled" (true or false); then "summary", one sentence \
 on the picture overall.
 
@@ -94,10 +94,10 @@ def _itemised_schema(n: int) -> dict[str, Any]:
                     "properties": {
                         "index": {"type": "integer"},
                         "reason": {"type": "string"},
-                        "written_only": {"type": "boolean"},
+                        "only_written": {"type": "boolean"},
                         "fulfilled": {"type": "boolean"},
                     },
-                    "required": ["index", "reason", "written_only", "fulfilled"],
+                    "required": ["index", "reason", "only_written", "fulfilled"],
                     "additionalProperties": False,
                 },
             },
@@ -287,9 +287,9 @@ class VisionJudge(Judge):
                 raise _JudgeFailure(f"verdict {idx} has no true/false 'fulfilled'")
             if idx in seen:
                 raise _JudgeFailure(f"requirement {idx} was judged twice")
-            written = e.get("written_only", False)
+            written = e.get("only_written", False)
             if not isinstance(written, bool):
-                raise _JudgeFailure(f"verdict {idx} has a 'written_only' that is not true/false")
+                raise _JudgeFailure(f"verdict {idx} has a 'only_written' that is not true/false")
             reason = str(e.get("reason") or "")[:300]
             if written and ok:  # rule 2: text that states a requirement never fulfils it
                 ok, reason = False, f"only written as text, not drawn: {reason}"[:300]
