@@ -98,6 +98,7 @@ bench: setup
 	$(OFFLINE_ENV) $(PY) -m svgkit.bench
 	$(OFFLINE_ENV) $(PY) -m svgkit.bench --evaluator
 	$(OFFLINE_ENV) $(PY) -m svgkit.bench --rollout-server
+	$(OFFLINE_ENV) $(PY) -m svgkit.bench --rule-judge
 
 # svgkit renders vs headless Chromium screenshots (SSIM) on the bundled examples; needs Debian's chromium.
 fidelity: setup

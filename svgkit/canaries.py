@@ -433,7 +433,7 @@ def canary_cost(n_prompts: int, *, judge_model: str | None, families: Sequence[s
     Returns:
         A :class:`svgkit.generate.CostEstimate` whose generation part is zero (the answers are built, not sampled).
     """
-    from .generate import CostEstimate, estimate_cost
+    from .pricing import CostEstimate, estimate_cost
 
     per_prompt = len(hack_answers(_probe_prompt(), families=families)) + 1  # +1: the honest answer
     judged = estimate_cost(n_prompts, samples=per_prompt, judge_model=judge_model, prompt_tokens=0,
