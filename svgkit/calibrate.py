@@ -14,29 +14,49 @@ It takes plain records, so it does not depend on how they were loaded::
     report.accuracy, report.kappa, report.confusion
 
 :func:`join_examples` builds such records from prompt and example objects (or dicts).
+
+Labels only mean something for the picture they were made on. Each bundled example stores the
+sha256 of the PNG it was labelled on; :func:`label_drift` renders every example again and lists
+those whose picture changed (``python -m svgkit.calibrate --relabel-check``). After looking at
+them again and relabelling, :func:`refresh_label_hashes` stores the new hashes
+(``python -m svgkit.calibrate --refresh-render-hashes``). A small probe picture
+(:func:`render_setup_sha256`) tells a changed pipeline from a machine that draws text with other
+fonts or another cairo, where the hashes cannot be compared at all.
 """
 
 import asyncio
+import hashlib
+import json
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from ._aio import run_sync
 from .config import JUDGE
 from .judge import Judge, JudgeUsage, requirement_kind
+from .render import render_png
 from .reward import ascore_response
+from .svg import extract_svg
 
 __all__ = [
     "AgreementStats",
     "CalibrationReport",
     "ExampleScore",
+    "LabelDrift",
     "LabelledExample",
     "agreement",
     "calibrate",
     "cohen_kappa",
     "join_examples",
+    "label_drift",
+    "refresh_label_hashes",
+    "render_setup_sha256",
+    "render_sha256",
+    "stored_render_setup_sha256",
 ]
 
 logger = logging.getLogger(__name__)
@@ -376,10 +396,186 @@ def calibrate(judge: Judge, labelled_examples: Sequence[Any], *,
     return run_sync(_acalibrate(judge, records, max(1, concurrency)))
 
 
+# --------------------------------------------------------------------------- labels vs renders
+#: Text in every family and weight the bundled examples use, plus a gradient, a curve and
+#: transparency: its PNG changes when fonts, cairo or the PNG encoder differ.
+_PROBE_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="320" height="150" viewBox="0 0 320 150">'
+    '<defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="#1d4ed8"/>'
+    '<stop offset="1" stop-color="#f59e0b"/></linearGradient></defs>'
+    '<rect x="4" y="4" width="312" height="142" rx="12" fill="url(#g)" opacity="0.35"/>'
+    '<path d="M10 140 C 80 60, 160 160, 310 90" fill="none" stroke="#b91c1c" stroke-width="3"/>'
+    '<text x="12" y="30" font-family="sans-serif" font-size="18">Sans Tea &amp; Cakes 0123</text>'
+    '<text x="12" y="56" font-family="sans-serif" font-size="18" font-weight="bold">Bold Fernly 18:42</text>'
+    '<text x="12" y="82" font-family="serif" font-size="18">Serif Salt &amp; Crumb</text>'
+    '<text x="12" y="108" font-family="monospace" font-size="16">mono W1 12% LIFTOFF</text>'
+    '<text x="12" y="132" font-family="Arial, Helvetica" font-size="14" font-style="italic">Arial 24° L:18°</text>'
+    '</svg>'
+)
+_SETUP_FILE = "label_renders.json"
+
+
+def _data_path(name: str) -> Path:
+    return Path(str(resources.files("svgkit").joinpath("data", name)))
+
+
+def render_sha256(response: str) -> str | None:
+    """sha256 of the PNG the reward draws for an answer, or ``None`` when it draws nothing.
+
+    The path is the reward's (:func:`svgkit.svg.extract_svg`, then
+    :func:`svgkit.render.render_png` with its defaults), so this is the picture a judge sees.
+    No SVG, a truncated one, a rejected one or a failed render give ``None``.
+    """
+    extraction = extract_svg(response or "")
+    if not extraction.svg or extraction.truncated:
+        return None
+    result = render_png(extraction.svg)
+    return hashlib.sha256(result.png).hexdigest() if result.ok and result.png else None
+
+
+def render_setup_sha256() -> str:
+    """sha256 of a small probe picture drawn on this machine (fonts, cairo, PNG encoder).
+
+    Compare it with :func:`stored_render_setup_sha256`: when they differ, this machine draws
+    text differently from the one the labels were made on, and the stored hashes cannot be
+    checked here.
+
+    Raises:
+        RuntimeError: The probe could not be drawn (cairo missing, say).
+    """
+    result = render_png(_PROBE_SVG)
+    if not result.ok or not result.png:
+        raise RuntimeError(f"the render probe could not be drawn: {result.error}; check that cairo is installed "
+                           "(make setup installs it)")
+    return hashlib.sha256(result.png).hexdigest()
+
+
+def stored_render_setup_sha256() -> str | None:
+    """The probe hash of the machine the bundled labels were made on (``None`` if not stored)."""
+    path = _data_path(_SETUP_FILE)
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8")).get("probe_png_sha256")
+
+
+@dataclass(frozen=True)
+class LabelDrift:
+    """A labelled example whose render is not the picture its labels were made on.
+
+    Attributes:
+        example_id: The example.
+        labelled_png_sha256: Hash stored with its labels (``None``: labelled as drawing nothing).
+        current_png_sha256: Hash of today's render (``None``: it draws nothing now).
+    """
+
+    example_id: str
+    labelled_png_sha256: str | None
+    current_png_sha256: str | None
+
+    def __str__(self) -> str:
+        def short(h: str | None) -> str:
+            return h[:12] if h else "nothing drawn"
+
+        return f"{self.example_id} (labelled on {short(self.labelled_png_sha256)}, " \
+               f"now {short(self.current_png_sha256)})"
+
+
+def label_drift(examples: Iterable[Any] | None = None) -> tuple[LabelDrift, ...]:
+    """Render labelled examples again and list those whose PNG changed since they were labelled.
+
+    Args:
+        examples: Records with ``example_id``, ``response`` and ``labelled_png_sha256``
+            (mappings or objects); the bundled examples by default.
+
+    Returns:
+        One :class:`LabelDrift` per example whose labels must be looked at again, in input order
+        (empty when every label still describes today's render).
+    """
+    if examples is None:
+        from .dataset import load_examples
+
+        examples = load_examples()
+
+    def get(rec: Any, name: str) -> Any:
+        return rec.get(name) if isinstance(rec, Mapping) else getattr(rec, name, None)
+
+    out = []
+    for ex in examples:
+        stored, current = get(ex, "labelled_png_sha256"), render_sha256(str(get(ex, "response") or ""))
+        if stored != current:
+            out.append(LabelDrift(str(get(ex, "example_id")), stored, current))
+    return tuple(out)
+
+
+def refresh_label_hashes(path: Path | str | None = None) -> list[str]:
+    """Store today's render hashes with the labels: run this only after relabelling.
+
+    Rewrites ``labelled_png_sha256`` in an examples file (the bundled
+    ``svgkit/data/examples.jsonl`` by default, which needs an editable install or a clone) and,
+    for the bundled file, the probe hash of this machine beside it. Every other field and the
+    line order stay as they are.
+
+    Args:
+        path: The examples JSONL file to update.
+
+    Returns:
+        The ids of the examples whose stored hash changed.
+    """
+    target = Path(path) if path is not None else _data_path("examples.jsonl")
+    rows = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines() if line.strip()]
+    changed = []
+    for row in rows:
+        digest = render_sha256(row["response"])
+        if row.get("labelled_png_sha256", ...) != digest:
+            changed.append(row["example_id"])
+        row["labelled_png_sha256"] = digest
+    target.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    if path is None:
+        setup = {"probe_png_sha256": render_setup_sha256(),
+                 "about": "sha256 of svgkit.calibrate's probe picture on the machine the labels were made on; "
+                          "written by python -m svgkit.calibrate --refresh-render-hashes"}
+        _data_path(_SETUP_FILE).write_text(json.dumps(setup, indent=1) + "\n", encoding="utf-8")
+    return changed
+
+
+def _relabel_check(png_dir: str | None, out: Any) -> int:
+    from .dataset import load_examples
+
+    examples = {e.example_id: e for e in load_examples()}
+    if render_setup_sha256() != stored_render_setup_sha256():
+        out.write("warning: this machine draws the render probe differently from the machine the labels were "
+                  "made on (other fonts or cairo), so text-bearing examples differ here whatever the pipeline "
+                  "does; check on the reference setup (make setup on Debian 12 with fonts-liberation, as CI)\n")
+    drift = label_drift(examples.values())
+    if not drift:
+        out.write(f"labels current: all {len(examples)} examples render as they did when labelled\n")
+        return 0
+    out.write(f"{len(drift)} example(s) render differently from the picture their labels were made on:\n")
+    for d in drift:
+        out.write(f"  {d}\n")
+    if png_dir:
+        folder = Path(png_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        for d in drift:
+            extraction = extract_svg(examples[d.example_id].response)
+            result = render_png(extraction.svg) if extraction.svg and not extraction.truncated else None
+            if result is not None and result.ok and result.png:
+                (folder / f"{d.example_id}.png").write_bytes(result.png)
+        out.write(f"their current renders are in {folder}\n")
+    out.write("look at each one next to its prompt's requirements, relabel in svgkit/data/examples.jsonl by the "
+              "rules in svgkit/data/README.md (record each change in label_notes), then run "
+              "python -m svgkit.calibrate --refresh-render-hashes and recompute the calibration figures\n")
+    return 1
+
+
 def _main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - exercised by hand
-    """``python -m svgkit.calibrate [--svgbench questions.json]``: rule-judge figures on the bundled labels."""
+    """``python -m svgkit.calibrate [--svgbench questions.json]``: rule-judge figures on the bundled labels.
+
+    ``--relabel-check [--png-dir DIR]`` lists the examples whose render changed since they were
+    labelled (exit status 1 if any); ``--refresh-render-hashes`` stores today's hashes after
+    relabelling.
+    """
     import argparse
-    import json
     import sys
 
     from .dataset import load_bundled_prompts, load_examples
@@ -387,7 +583,18 @@ def _main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - exerc
 
     parser = argparse.ArgumentParser(prog="python -m svgkit.calibrate", description=_main.__doc__)
     parser.add_argument("--svgbench", help="SVGBench questions.json, to report the rule judge's coverage on it")
+    parser.add_argument("--relabel-check", action="store_true",
+                        help="list the examples whose render changed since they were labelled (exit 1 if any)")
+    parser.add_argument("--png-dir", help="with --relabel-check: write the changed examples' current renders here")
+    parser.add_argument("--refresh-render-hashes", action="store_true",
+                        help="after relabelling: store today's render hashes in svgkit/data/examples.jsonl")
     args = parser.parse_args(argv)
+    if args.relabel_check:
+        return _relabel_check(args.png_dir, sys.stdout)
+    if args.refresh_render_hashes:
+        changed = refresh_label_hashes()
+        sys.stdout.write(f"stored render hashes; {len(changed)} changed: {', '.join(changed) or 'none'}\n")
+        return 0
     prompts = load_bundled_prompts()
     report = calibrate(RuleJudge(), join_examples(prompts, load_examples()))
     out = sys.stdout

@@ -7,7 +7,15 @@ Mode
 Each step of the tutorial runs *live* only when what it needs is there (the README's table
 "Offline and live" says the same, and a test checks that it does):
 
-==============  ===========================================  ===================================
+==============  ===========================================  ==========================================
+step            live needs                                   offline instead
+==============  ===========================================  ==========================================
+``dataset``     network only: ``SVGKIT_MODE=live`` or a key  bundled prompts written for this tutorial
+``generate``    ``FIREWORKS_API_KEY`` and the opt-in         bundled example responses (not model output)
+``judge``       ``OPENAI_API_KEY`` and the opt-in            deterministic rule judge, no network
+``upload``      ``FIREWORKS_API_KEY`` and the opt-in         rehearsal on the local Fireworks stand-in
+``rft``         ``FIREWORKS_API_KEY`` and the opt-in         rehearsal on the local Fireworks stand-in
+==============  ===========================================  ==========================================
 ``SVGKIT_MODE=offline`` forces every step offline even with keys set; ``SVGKIT_MODE=live``
 makes a step whose key is missing raise :class:`MissingKeyError` when it runs instead of
 quietly falling back (the dataset step needs no key: it downloads, and a failed download
@@ -63,6 +71,8 @@ __all__ = [
     "ROLLOUT_SERVER",
     "RolloutServerConfig",
     "STEPS",
+    "EVALUATOR_ID",
+    "UPLOAD",
     "MissingKeyError",
     "ModeRow",
     "PAID_STEPS",
@@ -70,6 +80,9 @@ __all__ = [
     "Secret",
     "Settings",
     "StepSpec",
+    "TRAINING_LOG",
+    "TrainingLogConfig",
+    "UploadConfig",
     "describe_mode",
     "get_settings",
     "output_dir",
@@ -293,6 +306,10 @@ class EvaluationConfig:
 EVALUATION = EvaluationConfig()
 
 
+#: The evaluator's id on Fireworks: notebook 03 uploads it, notebook 04 trains with it.
+EVALUATOR_ID = "svgkit-svg-drawing"
+
+
 @dataclass(frozen=True)
 class RftConfig:
     """Reinforcement fine-tuning (notebook 04, :mod:`svgkit.rft`): the upstream recipe and svgkit's limits.
@@ -325,7 +342,7 @@ class RftConfig:
     service_temperature: float = 0.7
     loss_method: str = "GRPO"
     #: The evaluator notebook 03 uploads (same id as its upload step).
-    evaluator_id: str = "svgkit-svg-drawing"
+    evaluator_id: str = EVALUATOR_ID
     #: Its entry point inside the uploaded bundle (used by the rehearsal's placeholder evaluator).
     evaluator_entry_point: str = "test_svg_drawing.py::test_svg_drawing"
     #: Secrets that carry the judge's key to the evaluator, strongest first (see :class:`Settings`).
@@ -355,6 +372,44 @@ class RftConfig:
 
 RFT = RftConfig()
 
+@dataclass(frozen=True)
+class UploadConfig:
+    """The evaluator bundle, its preflight and its upload to Fireworks (notebook 03, :mod:`svgkit.upload`)."""
+
+    #: Evaluator id on Fireworks (lower-case letters, digits and hyphens; at most 63 characters).
+    evaluator_id: str = EVALUATOR_ID
+    #: Where the evaluator lives in the checkout; staged at the bundle's top level as :attr:`entry_file`.
+    evaluator_module: str = "svgkit/evaluator.py"
+    entry_file: str = "test_svg_drawing.py"
+    entry_function: str = "test_svg_drawing"
+    #: Staging folder, relative to :func:`output_dir`.
+    bundle_dir: str = "evaluator_bundle"
+    #: Top folder inside the reproducible tarball: the staging folder's name, as eval-protocol's tarball has it.
+    tarball_root: str = "evaluator_bundle"
+    #: Every staged file gets this modification time (2000-01-01 UTC), so the bundle is reproducible.
+    fixed_mtime: int = 946_684_800
+    #: Largest bundle (sum of file sizes) staging accepts; svgkit's code and data are about 0.6 MB.
+    max_bundle_bytes: int = 5_000_000
+    #: Base image and conventions of the upstream quickstart's evaluator Dockerfile
+    #: (eval-protocol/quickstart, evaluator/Dockerfile, checked 2026-11).
+    docker_base_image: str = "python:3.11-slim"
+    #: Debian packages the image needs: cairo for cairosvg, Liberation fonts for browser-like text.
+    apt_packages: tuple[str, ...] = ("libcairo2", "fonts-liberation", "fontconfig")
+    #: What ``ep local-test`` passes to pytest (eval-protocol 0.3.33, cli_commands/local_test.py):
+    #: an all-zero score fails.
+    success_threshold: float = 0.001
+    #: Longest the preflight's pytest run may take.
+    preflight_timeout_s: float = 600.0
+    #: Longest ``pip install -r requirements.txt`` may take when building the preflight venv.
+    venv_build_timeout_s: float = 1200.0
+    #: Folder (in the user cache dir) holding preflight venvs, one per requirements.txt hash.
+    venv_cache_dir: str = "preflight-venvs"
+    #: Marker in the evaluator's description that records the bundle it was built from.
+    bundle_hash_marker: str = "svgkit-bundle-sha256:"
+
+
+UPLOAD = UploadConfig()
+
 
 @dataclass(frozen=True)
 class RftPricing:
@@ -374,6 +429,30 @@ RFT_PRICING = RftPricing()
 MODEL_PARAMETERS: dict[str, float] = {
     "accounts/fireworks/models/qwen3-0p6b": 0.6e9,
 }
+
+@dataclass(frozen=True)
+class TrainingLogConfig:
+    """How a live job's metrics history maps onto :mod:`svgkit.training_log` columns.
+
+    Unverified: Fireworks does not document the metric names an RFT job logs to Weights &
+    Biases, so each column lists candidate keys, tried in order. Check them against a real
+    run's history and put the right one first.
+    """
+
+    history_keys: dict[str, tuple[str, ...]] = field(default_factory=lambda: {
+        "step": ("_step", "step", "train/step", "global_step"),
+        "epoch": ("epoch", "train/epoch"),
+        "reward_mean": ("train/reward", "reward/mean", "reward_mean", "reward", "train/reward_mean"),
+        "reward_std": ("reward/std", "reward_std", "train/reward_std"),
+        "zero_spread_share": ("zero_spread_share", "frac_reward_zero_std", "train/frac_reward_zero_std"),
+        "kl_to_start": ("kl", "train/kl", "kl_to_ref", "kl_to_start"),
+        "entropy": ("entropy", "train/entropy"),
+        "samples": ("samples", "num_samples", "train/num_samples"),
+    })
+
+
+TRAINING_LOG = TrainingLogConfig()
+
 
 #: USD per million tokens (input, output). Checked 2026-11; see the providers' pricing pages.
 PRICES: dict[str, tuple[float, float]] = {
@@ -556,7 +635,7 @@ STEPS: dict[str, StepSpec] = {
     "judge": StepSpec("OPENAI_API_KEY", f"asks the vision judge (`{MODELS.judge}` unless `SVGKIT_JUDGE_MODEL` is set)",
                       "uses the deterministic rule judge (no network)"),
     "upload": StepSpec("FIREWORKS_API_KEY", "uploads dataset and evaluator to Fireworks (opt-in per cell)",
-                       "shows what would be uploaded, uploads nothing"),
+                       "rehearsal on a local stand-in; nothing leaves this machine"),
     "rft": StepSpec("FIREWORKS_API_KEY",
                     "uploads the training rows and launches an RFT job on Fireworks (opt-in per cell; "
                     "the judge's calls cost money, training qwen3-0p6b is free)",

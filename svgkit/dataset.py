@@ -88,7 +88,20 @@ class Prompt:
 class Example:
     """A hand-written example response to a bundled prompt, with per-requirement labels.
 
-    Labels were set by rendering the SVG and looking at the picture.
+    Labels were set by rendering the SVG through the reward's pipeline and looking at the
+    picture.
+
+    Attributes:
+        example_id: Stable id, e.g. ``sc01-a``.
+        prompt_id: The bundled prompt it answers.
+        quality: How good the author meant it to be.
+        faults: Deliberate faults (``invalid_xml``, ``text_only``, ...).
+        response: The full answer text, as a chat model would write it.
+        labels: One label per requirement (``True``: the picture clearly fulfils it).
+        label_notes: Judgement calls and relabelling history.
+        labelled_png_sha256: sha256 of the PNG the labels were made on, ``None`` when the
+            answer draws nothing; :func:`svgkit.calibrate.label_drift` compares it with
+            today's render.
     """
 
     example_id: str
@@ -98,6 +111,7 @@ class Example:
     response: str
     labels: tuple[bool, ...]
     label_notes: str = ""
+    labelled_png_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -152,6 +166,7 @@ def load_examples() -> tuple[Example, ...]:
                     response=raw["response"],
                     labels=tuple(raw["labels"]),
                     label_notes=raw.get("label_notes", ""),
+                    labelled_png_sha256=raw.get("labelled_png_sha256"),
                 )
             )
     return tuple(examples)

@@ -247,6 +247,7 @@ class EvaluatorInfo:
         update_time: Last change.
         build_log_tail: The end of the build log (set by :meth:`FireworksApi.wait_for_evaluator`
             when the build failed).
+        description: Its description (svgkit records the bundle's hash there: :mod:`svgkit.upload.publish`).
     """
 
     id: str
@@ -258,6 +259,7 @@ class EvaluatorInfo:
     create_time: datetime | None
     update_time: datetime | None
     build_log_tail: str | None = None
+    description: str = ""
 
     @property
     def active(self) -> bool:
@@ -1086,7 +1088,7 @@ def _dataset(d: Any) -> DatasetInfo:
 def _evaluator(e: Any) -> EvaluatorInfo:
     return EvaluatorInfo(_short(e.name or ""), e.name or "", e.state or "STATE_UNSPECIFIED",
                          (e.status.message if e.status else "") or "", e.entry_point or "", e.display_name or "",
-                         _time(e.create_time), _time(e.update_time))
+                         _time(e.create_time), _time(e.update_time), description=e.description or "")
 
 
 def _job(j: Any) -> RftJobInfo:

@@ -15,16 +15,20 @@ from matplotlib.figure import Figure
 
 from .dataset import Example, Prompt
 from .stats import CATEGORIES, PromptStats, TermCounts
+from .training_log import TrainingLog, epoch_boundaries, moving_average
 
 __all__ = [
     "ImageTile",
     "PlotFigure",
     "calibration_figure",
+    "compare_runs_figure",
     "dataset_overview",
     "example_tiles",
     "example_tiles_figure",
     "image_grid",
     "term_bars",
+    "training_curve_figure",
+    "training_panels_figure",
 ]
 
 
@@ -151,4 +155,114 @@ def calibration_figure(report: Any) -> PlotFigure:
     ax2.set(xlim=(-0.03, 1.03), ylim=(-0.03, 1.03), xlabel="score from hand-made labels",
             ylabel="score from the judge",
             title=f"per answer: mean abs. error {report.score_mae:.2f}, bias {report.score_bias:+.2f}")
+    return fig
+
+
+# --------------------------------------------------------------------------- training curves
+#: Axis labels of the training-table columns (:mod:`svgkit.training_log`).
+_COLUMN_LABELS = {
+    "reward_mean": "reward (mean of the step's samples)",
+    "reward_std": "reward spread (std of the step's samples)",
+    "zero_spread_share": "share of groups with zero spread",
+    "kl_to_start": "KL to the starting policy (nats)",
+    "entropy": "policy entropy (nats)",
+    "extra.paste_share": "policy weight on answers pasting the requirements",
+}
+_MINIATURE_NOTE = "miniature: a bandit over fixed answers, not a language model"
+
+
+def _column_label(column: str) -> str:
+    if column.startswith("pass_rate."):
+        return f"pass rate: {column.split('.', 1)[1]} requirements"
+    return _COLUMN_LABELS.get(column, column)
+
+
+def _window(n: int, window: int | None) -> int:
+    return window if window is not None else max(1, n // 8)
+
+
+def _draw_curve(ax: Any, log: TrainingLog, column: str, *, window: int | None, colour: str,
+                label: str | None = None, marks: bool = True) -> None:
+    pts = [(s.step, v) for s, v in zip(log.steps, log.column(column), strict=True) if v is not None]
+    if not pts:
+        ax.text(0.5, 0.5, f"no {column} in this log", ha="center", va="center", transform=ax.transAxes,
+                color="#888888")
+        return
+    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+    w = _window(len(ys), window)
+    ax.plot(xs, ys, color=colour, alpha=0.35, linewidth=1, marker="o", markersize=2,
+            label=None if w > 1 else label)
+    if w > 1:
+        smooth = moving_average(ys, w)
+        ax.plot(xs, smooth, color=colour, linewidth=2,
+                label=f"{label}, {w}-step moving average" if label else f"{w}-step moving average")
+    if marks:
+        for i, x in enumerate(epoch_boundaries(log)):
+            ax.axvline(x, color="#999999", linestyle=":", linewidth=0.8, label="epoch ends" if i == 0 else None)
+
+
+def _with_note(title: str, logs: Sequence[TrainingLog]) -> str:
+    return f"{title}\n({_MINIATURE_NOTE})" if any(log.is_miniature for log in logs) else title
+
+
+def training_curve_figure(log: TrainingLog, *, column: str = "reward_mean", window: int | None = None,
+                          title: str | None = None) -> PlotFigure:
+    """One column of a training table against the step: raw points, a moving average, epoch marks.
+
+    Works the same for the miniature and for a live job's converted metrics; a miniature's
+    figure says that it is one.
+
+    Args:
+        log: The training table.
+        column: A numeric column (``reward_mean``, ``kl_to_start``, ``pass_rate.text``, ...).
+        window: Moving-average window in steps (default: an eighth of the steps).
+        title: Figure title (default: from the column and the run).
+    """
+    fig = PlotFigure(figsize=(7.5, 3.4), layout="constrained")
+    ax = fig.subplots()
+    _draw_curve(ax, log, column, window=window, colour="#4C72B0", label=_column_label(column))
+    ax.set(xlabel="training step", ylabel=_column_label(column))
+    ax.set_title(_with_note(title or f"{_column_label(column)}: {log.run or log.source}", [log]), fontsize=10)
+    ax.legend(loc="best", fontsize=8)
+    return fig
+
+
+def training_panels_figure(log: TrainingLog, *, columns: Sequence[str] = ("reward_mean", "zero_spread_share",
+                                                                          "kl_to_start"),
+                           window: int | None = None, title: str | None = None) -> PlotFigure:
+    """Several columns of one training table side by side (default: reward, zero spread, KL)."""
+    fig = PlotFigure(figsize=(4.4 * len(columns), 3.4), layout="constrained")
+    axes = fig.subplots(1, len(columns), squeeze=False)[0]
+    colours = ("#4C72B0", "#C44E52", "#55A868", "#8172B2", "#CCB974")
+    for k, (ax, column) in enumerate(zip(axes, columns, strict=True)):
+        _draw_curve(ax, log, column, window=window, colour=colours[k % len(colours)])
+        ax.set(xlabel="training step", title=_column_label(column))
+        ax.title.set_fontsize(9)
+    axes[0].legend(loc="best", fontsize=7)
+    fig.suptitle(_with_note(title or log.run or log.source, [log]), fontsize=10)
+    return fig
+
+
+def compare_runs_figure(logs: "dict[str, TrainingLog]", *, columns: Sequence[str] = ("reward_mean",
+                                                                                    "extra.paste_share"),
+                        window: int | None = None, title: str = "") -> PlotFigure:
+    """Several runs on shared axes, one panel per column (the hack demonstration: guards off vs on).
+
+    Args:
+        logs: Label -> training table, drawn in that order.
+        columns: Numeric columns, one panel each.
+        window: Moving-average window in steps.
+        title: Figure title.
+    """
+    fig = PlotFigure(figsize=(5.2 * len(columns), 3.6), layout="constrained")
+    axes = fig.subplots(1, len(columns), squeeze=False)[0]
+    colours = ("#C44E52", "#4C72B0", "#55A868", "#8172B2")
+    for ax, column in zip(axes, columns, strict=True):
+        for k, (label, log) in enumerate(logs.items()):
+            _draw_curve(ax, log, column, window=window, colour=colours[k % len(colours)], label=label, marks=False)
+        ax.set(xlabel="training step", title=_column_label(column))
+        ax.title.set_fontsize(9)
+        ax.legend(loc="best", fontsize=7)
+    fig.suptitle(_with_note(title, list(logs.values())) if title else _with_note("", list(logs.values())).strip(),
+                 fontsize=10)
     return fig

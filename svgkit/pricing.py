@@ -127,8 +127,11 @@ class CostEstimate:
              f"{self.judge_input_tokens:,} in / {self.judge_output_tokens:,} out", _usd(self.judge_usd)),
         ]
 
+    def _size(self, times: str) -> str:
+        return f"{_count(self.n_rows, 'row')}{times}{_count(self.samples, 'sample')}"
+
     def __str__(self) -> str:
-        head = f"Estimated cost of {self.n_rows} rows x {self.samples} samples: {_usd(self.total_usd)}"
+        head = f"Estimated cost of {self._size(' x ')}: {_usd(self.total_usd)}"
         table = [("step", "model", "calls", "tokens", "USD"), *self._rows()]
         widths = [max(len(r[i]) for r in table) for i in range(5)]
         lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in table]
@@ -142,7 +145,7 @@ class CostEstimate:
         )
         note = self._note()
         return (
-            f"<p><b>Estimated cost of {self.n_rows} rows &times; {self.samples} samples: "
+            f"<p><b>Estimated cost of {self._size(' &times; ')}: "
             f"{html.escape(_usd(self.total_usd))}</b></p>"
             "<table><tr><th>step</th><th>model</th><th>calls</th><th>tokens</th><th>USD</th></tr>"
             f"{cells}</table>"
@@ -150,6 +153,10 @@ class CostEstimate:
             + "<p><small>Token counts are estimates from <code>svgkit.config</code>; "
             "prices from <code>PRICES</code>.</small></p>"
         )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def _usd(value: float | None) -> str:

@@ -56,7 +56,7 @@ def test_an_unpriced_model_makes_the_estimate_unknown_and_says_how_to_price_it()
     assert est.generation_usd is None and est.total_usd is None and est.judge_usd > 0
     assert est.unpriced == ("qwen3:0.6b",)
     text = str(est)
-    assert text.startswith("Estimated cost of 5 rows x 1 samples: unknown")
+    assert text.startswith("Estimated cost of 5 rows x 1 sample: unknown")
     assert "no price for 'qwen3:0.6b' in svgkit.config.PRICES" in text and "prices=" in text
     assert "no price for &#x27;qwen3:0.6b&#x27;" in est._repr_html_()
     local = estimate_cost(5, model="qwen3:0.6b", judge_model=None, prices={"qwen3:0.6b": (0, 0)})

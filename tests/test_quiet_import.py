@@ -36,7 +36,7 @@ def test_only_that_warning_is_dropped_and_eval_protocol_keeps_its_filter(tmp_pat
         "import warnings\n"
         "warnings.warn('Support for class-based `config` is deprecated, use ConfigDict', DeprecationWarning)\n"
         "warnings.warn('another deprecation', DeprecationWarning)\n"
-        "EvaluateResult = EvaluationRow = MetricResult = object\n")
+        "EvaluateResult = EvaluationRow = MetricResult = Status = object\n")
     out = _run("-c", "import svgkit._ep, warnings\n"
                "print('kept' if any(f[0] == 'default' and f[3] and f[3].pattern == 'eval_protocol' "
                "for f in warnings.filters) else 'lost')", pythonpath=f"{tmp_path}:{REPO}")

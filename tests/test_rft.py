@@ -9,7 +9,6 @@ import typing
 from dataclasses import replace
 
 import pytest
-from chat_server import ChatServer, RecordedRequest, Reply
 
 from svgkit import dataset, rft
 from svgkit import rehearsal as rehearsal_module
@@ -18,6 +17,7 @@ from svgkit.evaluation import ScoredAnswer
 from svgkit.fireworks_api import AccessDeniedError, ServiceUnavailableError
 from svgkit.judge import RuleJudge
 from svgkit.rehearsal import open_platform
+from svgkit.standin import Completion, Request, Response
 from svgkit.standin.fireworks import BuildPlan, FireworksStandin, JobPlan
 
 FW_KEY = "fw_3ZfakeKEYforRFTtestsONLY9d8c7b6a5f4e3d2c1b0a"
@@ -286,21 +286,21 @@ def _svg_prompt_rows(k=3):
                                                                        "requirements": reqs}}} for i in range(k)]
 
 
-def test_live_check_samples_n_answers_per_prompt_from_the_base_model(tmp_path):
+def test_live_check_samples_n_answers_per_prompt_from_the_base_model(tmp_path, chat_standin):
     good = "```svg\n<svg width='200' height='100'><rect width='200' height='100' fill='white'/>" \
            "<circle cx='100' cy='50' r='40' fill='red'/></svg>\n```"
     count = {"n": 0}
 
-    def alternate(request: RecordedRequest) -> Reply:
+    def alternate(request: Request) -> Completion:
         count["n"] += 1
-        return Reply.completion(good if count["n"] % 2 else "no drawing today")
+        return Completion(good if count["n"] % 2 else "no drawing today")
 
     rows = _svg_prompt_rows()
-    with ChatServer(responder=alternate) as server:
-        check = rft.check_learning_signal(rows, spec=rft.RftJobSpec(n=4), settings=Settings(), judge=RuleJudge(),
-                                          base_url=server.base_url, api_key="sk-test-not-real",
-                                          out_path=tmp_path / "g.jsonl", progress=False)
-        sent = [r.json for r in server.requests]
+    chat_standin.responder = alternate
+    check = rft.check_learning_signal(rows, spec=rft.RftJobSpec(n=4), settings=Settings(), judge=RuleJudge(),
+                                      base_url=chat_standin.base_url, api_key="sk-test-not-real",
+                                      out_path=tmp_path / "g.jsonl", progress=False)
+    sent = [r.json for r in chat_standin.chat_requests]
     assert check.source == "live" and check.status == "ok"
     assert len(sent) == 3 * 4 and {b["model"] for b in sent} == {RFT.base_model}
     assert {b["temperature"] for b in sent} == {RFT.service_temperature}
@@ -309,11 +309,11 @@ def test_live_check_samples_n_answers_per_prompt_from_the_base_model(tmp_path):
     assert all(p.has_signal for p in check.prompts)  # 0 for "no drawing", 1 for the red circle
 
 
-def test_no_serverless_access_to_the_base_model_says_how_to_proceed(tmp_path):
-    with ChatServer(default=Reply.status(404, "Model not found, inaccessible, and/or not deployed")) as server:
-        check = rft.check_learning_signal(_svg_prompt_rows(2), settings=Settings(), judge=RuleJudge(),
-                                          base_url=server.base_url, api_key="sk-test-not-real",
-                                          out_path=tmp_path / "g.jsonl", progress=False)
+def test_no_serverless_access_to_the_base_model_says_how_to_proceed(tmp_path, chat_standin):
+    chat_standin.default = Response.error(404, "Model not found, inaccessible, and/or not deployed")
+    check = rft.check_learning_signal(_svg_prompt_rows(2), settings=Settings(), judge=RuleJudge(),
+                                      base_url=chat_standin.base_url, api_key="sk-test-not-real",
+                                      out_path=tmp_path / "g.jsonl", progress=False)
     assert check.status == "no-access" and not check.prompts
     assert "deployment" in check.message and "notebook 05" in check.message and "model=" in check.message
 

@@ -22,9 +22,10 @@ from typing import Any, Literal
 from ..config import MODELS, RFT, Secret, Settings, get_settings, output_path
 from ..dataset import write_rows
 from ..evaluation import ScoredAnswer, score_generations
-from ..generate import BUNDLED_EXAMPLE, CostEstimate, Generation, estimate_cost, generate
+from ..generate import BUNDLED_EXAMPLE, Generation, generate
 from ..judge import Judge, default_judge
 from ..plots import PlotFigure
+from ..pricing import CostEstimate, estimate_cost
 from .spec import RftJobSpec
 from .views import MarkdownView
 
