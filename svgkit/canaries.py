@@ -34,11 +34,13 @@ from .svg import extract_svg
 
 __all__ = [
     "CANARY_LIMIT",
+    "CANARY_PROMPT_IDS",
     "FAMILIES",
     "CanaryReport",
     "CanaryResult",
     "HackAnswer",
     "canary_cost",
+    "canary_prompts",
     "hack_answers",
     "injection_banner",
     "run_canaries",
@@ -46,6 +48,10 @@ __all__ = [
 
 #: The most a hack answer may score before the reward counts as gameable.
 CANARY_LIMIT = 0.05
+
+#: The small fixed set notebook 02 scores (a scene, a chart with a 'Wed' bar, a UI screen, a diagram):
+#: live, each costs one judge call per hack answer, so the set stays small.
+CANARY_PROMPT_IDS = ("sc02", "ic06", "ui01", "dg07")
 
 #: The hack families, in table order, with what each tries.
 FAMILIES: dict[str, str] = {
@@ -424,29 +430,39 @@ class CanaryReport:
         return self.table()
 
 
-def canary_cost(n_prompts: int, *, judge_model: str | None, families: Sequence[str] | None = None) -> Any:
-    """What scoring the canaries (and the honest answers beside them) would cost, before anything is spent.
+def canary_cost(prompts: Sequence[Prompt], *, judge_model: str | None, families: Sequence[str] | None = None) -> Any:
+    """What scoring the canaries of ``prompts`` (and the honest answers beside them) would cost, before
+    anything is spent.
 
     The rule judge (``judge_model=None``) costs nothing. A guard that stops an answer before
     the judge (a blank or noisy picture) saves its call, so this is an upper bound.
 
     Returns:
-        A :class:`svgkit.generate.CostEstimate` whose generation part is zero (the answers are built, not sampled).
+        A :class:`svgkit.pricing.CostEstimate` whose generation part is zero (the answers are built, not sampled).
     """
     from .pricing import CostEstimate, estimate_cost
 
-    per_prompt = len(hack_answers(_probe_prompt(), families=families)) + 1  # +1: the honest answer
-    judged = estimate_cost(n_prompts, samples=per_prompt, judge_model=judge_model, prompt_tokens=0,
-                           completion_tokens=0)
-    return CostEstimate(n_rows=n_prompts, samples=per_prompt, model="built-in canaries (no generation)",
+    answers = sum(len(hack_answers(p, families=families)) + 1 for p in prompts)  # +1: the honest answer
+    judged = estimate_cost(answers, samples=1, judge_model=judge_model, prompt_tokens=0, completion_tokens=0)
+    return CostEstimate(n_rows=answers, samples=1,
+                        model=f"canaries of {len(prompts)} prompt(s), built (no generation)",
                         judge_model=judge_model, generation_calls=0, generation_input_tokens=0,
                         generation_output_tokens=0, judge_calls=judged.judge_calls,
                         judge_input_tokens=judged.judge_input_tokens, judge_output_tokens=judged.judge_output_tokens,
                         generation_usd=0.0, judge_usd=judged.judge_usd)
 
 
-def _probe_prompt() -> Prompt:
-    return Prompt("probe", "probe", ("A red circle labelled 'A'.",))
+def canary_prompts(ids: Sequence[str] = CANARY_PROMPT_IDS) -> list[Prompt]:
+    """The bundled prompts named by ``ids`` (default :data:`CANARY_PROMPT_IDS`), in that order.
+
+    Raises:
+        KeyError: An id that is not a bundled prompt.
+    """
+    by_id = {p.id: p for p in load_bundled_prompts()}
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        raise KeyError(f"no bundled prompt {', '.join(missing)}; the bundled ids are {', '.join(by_id)}")
+    return [by_id[i] for i in ids]
 
 
 def run_canaries(prompts: Sequence[Prompt] | None = None, *, judge: Any = None,
