@@ -792,6 +792,13 @@ def get_settings(env: dict[str, str] | None = None, *, read_dotenv: bool = True)
     )
 
 
+def _live_generation(settings: Settings) -> bool:
+    try:
+        return settings.mode("generate") == "live"
+    except MissingKeyError:
+        return False
+
+
 def describe_mode(settings: Settings | None = None, *, steps: Sequence[str] | None = None) -> list[ModeRow]:
     """One row per step: its mode now, the key it needs and what it will do.
 
@@ -830,6 +837,9 @@ def describe_mode(settings: Settings | None = None, *, steps: Sequence[str] | No
         does = spec.live if mode == "live" else spec.offline
         if step == "judge" and settings.judge_choice == "rule":
             does, held_back = "uses the rule judge, chosen with SVGKIT_JUDGE=rule (an offline stand-in)", None
+        elif step == "judge" and mode == "offline" and _live_generation(settings):
+            does += ("; live rollouts need a judge key: the evaluator refuses to score them with the rule judge "
+                     "unless SVGKIT_JUDGE=rule")
         rows.append(ModeRow(step, mode, needs, does + (f"; {held_back}" if held_back else ""), held_back=held_back))
     return rows
 

@@ -254,3 +254,12 @@ def test_the_mode_banner_says_the_rule_judge_was_chosen():
     rows = {r.step: r for r in describe_mode(get_settings({"OPENAI_API_KEY": "sk", "SVGKIT_JUDGE": "rule"},
                                                           read_dotenv=False))}
     assert rows["judge"].mode == "offline" and "SVGKIT_JUDGE=rule" in rows["judge"].does
+
+
+def test_the_mode_banner_warns_when_live_rollouts_have_no_judge():
+    from svgkit.config import describe_mode
+
+    rows = {r.step: r for r in describe_mode(get_settings({"FIREWORKS_API_KEY": FW}, read_dotenv=False))}
+    assert rows["generate"].mode == "live" and "refuses" in rows["judge"].does
+    offline = {r.step: r for r in describe_mode(get_settings({}, read_dotenv=False))}
+    assert "refuses" not in offline["judge"].does
