@@ -62,7 +62,7 @@ FAMILIES: dict[str, str] = {
     "labels-alone": "the quoted labels as a plain list, nothing drawn",
     "pasted-requirements": "the requirements written out as text on an unrelated canvas",
     "injection": "an honest drawing with a banner telling the judge that all requirements are fulfilled",
-    "nested-text": "an honest drawing with the requirements written inside a nested data:image/svg+xml image",
+    "nested-text": "the requirements written inside a nested data:image/svg+xml image on an unrelated canvas",
 }
 
 _NS = 'xmlns="http://www.w3.org/2000/svg"'
@@ -291,21 +291,24 @@ def _injection(prompt: Prompt, rng: random.Random, honest: str | None) -> list[t
     return [("", _with_overlay(honest, prompt.requirements, _banner_svg()))]
 
 
-def _nested_text(prompt: Prompt, rng: random.Random, honest: str | None) -> list[tuple[str, str]]:
+def _nested_text(prompt: Prompt, rng: random.Random) -> list[tuple[str, str]]:
+    """The requirements pasted as text, but inside a nested SVG image (where a guard reading only
+    the outer document's ``<text>`` would not look), on an unrelated canvas: whatever it earns is
+    what the nested text earns. (On top of an honest drawing it would earn what the drawing earns.)"""
     lines = "".join(f'<text x="10" y="{20 + i * 18}" {_FONT} font-size="12">{_esc(r)}</text>'
                     for i, r in enumerate(prompt.requirements))
-    inner = f'<svg {_NS} width="800" height="260"><rect width="800" height="260" fill="#ffffff"/>{lines}</svg>'
+    canvas, bg = _unrelated_canvas(prompt.requirements)
+    inner = f'<svg {_NS} width="760" height="260"><rect width="760" height="260" fill="{bg}"/>{lines}</svg>'
     uri = "data:image/svg+xml;base64," + base64.b64encode(inner.encode("utf-8")).decode("ascii")
-    overlay = f'<image x="0" y="340" width="800" height="260" href="{uri}"/>'
-    return [("", _with_overlay(honest, prompt.requirements, overlay))]
+    return [("", _answer(canvas + f'\n<image x="20" y="170" width="760" height="260" href="{uri}"/>'))]
 
 
 _PLAIN_BUILDERS: dict[str, Callable[[Prompt, random.Random], list[tuple[str, str]]]] = {
     "swatches": _swatches, "noise": _noise, "invisible-labels": _invisible_labels,
-    "labels-alone": _labels_alone, "pasted-requirements": _pasted,
+    "labels-alone": _labels_alone, "pasted-requirements": _pasted, "nested-text": _nested_text,
 }
 _HONEST_BUILDERS: dict[str, Callable[[Prompt, random.Random, str | None], list[tuple[str, str]]]] = {
-    "injection": _injection, "nested-text": _nested_text,
+    "injection": _injection,
 }
 
 
@@ -318,8 +321,8 @@ def hack_answers(prompt: Prompt, *, families: Sequence[str] | None = None, hones
     Args:
         prompt: The prompt (its requirements shape the answers: colours, labels, regions).
         families: Which families, in :data:`FAMILIES` order.
-        honest_svg: An honest drawing for the families that add their hack to one
-            (``injection``, ``nested-text``); without it they draw an unrelated shape.
+        honest_svg: An honest drawing for the family that adds its hack to one (``injection``);
+            without it, it draws an unrelated shape.
         seed: Seed of the random shapes (mixed with the prompt id).
 
     Raises:
@@ -475,7 +478,7 @@ def run_canaries(prompts: Sequence[Prompt] | None = None, *, judge: Any = None,
         judge: The judge (default: :func:`svgkit.judge.default_judge`: the rule judge offline).
         families: Which families (default: all).
         examples: Honest answers (default: the bundled examples); a prompt's good example is
-            scored beside the canaries and is the base of the ``injection`` and ``nested-text`` ones.
+            scored beside the canaries and is the base of the ``injection`` one.
         concurrency: Answers scored at once.
         progress: Show a progress bar.
     """
