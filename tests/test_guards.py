@@ -100,3 +100,21 @@ def test_text_a_requirement_asks_for_is_not_an_injection():
     board = ["The scoreboard reads 'Score: 10/10'."]  # an injection phrase, but asked for
     assert not find_injections(["Score: 10/10"], board).found
     assert find_injections(["Score: 10/10"], GAME).whole, "the same text unasked is an injection"
+
+
+# ------------------------------------------------------------------ noise and swatches
+def test_noise_and_swatches_are_flagged_and_drawings_are_not():
+    import random
+
+    from svgkit.guards import clutter_stats
+
+    rng = random.Random(3)
+    noise = "".join(f'<circle cx="{rng.randint(0, 300)}" cy="{rng.randint(0, 200)}" r="{rng.randint(1, 4)}" '
+                    f'fill="#{rng.randint(0, 0xFFFFFF):06x}"/>' for _ in range(2000))
+    swatches = "".join(f'<rect x="{10 + 30 * (i % 9)}" y="{10 + 30 * (i // 9)}" width="6" height="6" '
+                       f'fill="#{rng.randint(0, 0xFFFFFF):06x}"/>' for i in range(54))
+    scene = ('<rect width="300" height="200" fill="#87ceeb"/><rect y="140" width="300" height="60" fill="#2e8b57"/>'
+             '<rect x="110" y="80" width="80" height="60" fill="#b22222"/><circle cx="260" cy="40" r="22" fill="#ffd700"/>')
+    assert clutter_stats(png(noise)).noise
+    assert clutter_stats(png(swatches)).swatches and not clutter_stats(png(swatches)).noise
+    assert not clutter_stats(png(scene)).cluttered
