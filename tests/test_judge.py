@@ -263,3 +263,12 @@ def test_the_mode_banner_warns_when_live_rollouts_have_no_judge():
     assert rows["generate"].mode == "live" and "refuses" in rows["judge"].does
     offline = {r.step: r for r in describe_mode(get_settings({}, read_dotenv=False))}
     assert "refuses" not in offline["judge"].does
+
+
+def test_insisting_on_the_vision_judge_with_spending_off_says_why():
+    from svgkit.config import with_spending
+    from svgkit.judge import choose_judge
+
+    held = choose_judge(with_spending(False, get_settings({"OPENAI_API_KEY": "sk", "SVGKIT_JUDGE": "vision"},
+                                                         read_dotenv=False)))
+    assert held.refused and "spending is not enabled" in held.error and "no judge key" not in held.error
