@@ -277,7 +277,7 @@ class _TextFreeCache:
         self._lock = threading.Lock()
         self._size = size
 
-    def get(self, svg: str, timeout_s: float) -> bytes | None:
+    def get(self, svg: str, timeout_s: float, retry: bool = True) -> bytes | None:
         from .render import render_png
 
         key = hashlib.sha256(svg.encode("utf-8", "surrogatepass")).hexdigest()
@@ -288,8 +288,10 @@ class _TextFreeCache:
         stripped = svg_without_text(svg)
         png = None
         if stripped is not None:
-            res = render_png(stripped, timeout_s=timeout_s)
+            res = render_png(stripped, timeout_s=timeout_s, retry=retry)
             png = res.png if res.ok and res.png else None
+            if png is None and not retry:
+                return None  # a failure on a short budget is not remembered for the next caller
         with self._lock:
             self._items[key] = png
             while len(self._items) > self._size:
@@ -300,15 +302,17 @@ class _TextFreeCache:
 _TEXT_FREE = _TextFreeCache()
 
 
-def text_free_png(svg: str | None, png: bytes, *, timeout_s: float = LIMITS.render_timeout_s) -> bytes:
+def text_free_png(svg: str | None, png: bytes, *, timeout_s: float = LIMITS.render_timeout_s,
+                  retry: bool = True) -> bytes:
     """The picture drawn without its ``<text>`` elements (``png`` itself when it has none).
 
     One render, remembered for the last few SVGs, so the reward's guard and the rule judge
-    share it. When that render fails, ``png`` is returned.
+    share it. When that render fails, ``png`` is returned. ``retry`` as in
+    :func:`svgkit.render.render_png`.
     """
     if not svg or "text" not in svg:
         return png
-    return _TEXT_FREE.get(svg, timeout_s) or png
+    return _TEXT_FREE.get(svg, timeout_s, retry) or png
 
 
 # ------------------------------------------------------------------------- text meant for the judge

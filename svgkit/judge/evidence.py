@@ -327,11 +327,13 @@ class RuleBudgetExceeded(RuntimeError):
 
 
 class Deadline:
-    """A budget of compute seconds for the work on one answer, in the thread doing it.
+    """A budget of work seconds for one answer: the CPU time of the thread doing it plus the time it
+    waits for its evidence renders.
 
-    It counts the thread's CPU time (:func:`time.thread_time`), so a busy machine does not
-    turn an honest answer undecided; the renders the work waits for run in worker processes
-    under their own timeout (``LIMITS.render_timeout_s``). Create and check it in the same thread.
+    The thread's CPU time (:func:`time.thread_time`) rather than the wall clock, so a busy machine
+    does not turn an honest answer undecided; the renders it waits for (in worker processes) are
+    counted as they take, each limited to what is left of the budget and never retried, so an SVG
+    that is slow to draw runs the budget out instead of the clock. Create and use it in one thread.
 
     Args:
         seconds: The budget (``None``: unbounded).
@@ -340,13 +342,14 @@ class Deadline:
     def __init__(self, seconds: float | None = JUDGE.rule_budget_s) -> None:
         self.seconds = seconds
         self._start = time.thread_time()
+        self._waited = 0.0
 
     def spent(self) -> float:
-        """Compute seconds spent so far."""
-        return time.thread_time() - self._start
+        """Work seconds spent so far (CPU time plus render waits)."""
+        return time.thread_time() - self._start + self._waited
 
     def remaining(self) -> float:
-        """Compute seconds left (``inf`` when unbounded)."""
+        """Work seconds left (``inf`` when unbounded)."""
         return float("inf") if self.seconds is None else self.seconds - self.spent()
 
     def check(self, step: str) -> None:
@@ -360,9 +363,23 @@ class Deadline:
                                      "needs a vision judge")
 
     def render_timeout(self) -> float:
-        """The timeout of a render the work asks for (checking the budget first)."""
+        """The timeout of a render the work asks for: what is left of the budget, at most
+        ``LIMITS.render_timeout_s`` (checking the budget first)."""
         self.check("rendering")
-        return LIMITS.render_timeout_s
+        return max(0.05, min(LIMITS.render_timeout_s, self.remaining()))
+
+    def render(self, draw: Any) -> Any:
+        """Call ``draw(timeout_s)`` (a render on this budget, not retried) and count the wait.
+
+        Raises:
+            RuleBudgetExceeded: The budget was spent before it, or by it.
+        """
+        timeout = self.render_timeout()
+        start = time.monotonic()
+        try:
+            return draw(timeout)
+        finally:
+            self._waited += time.monotonic() - start
 
 
 @dataclass(frozen=True)
@@ -507,7 +524,7 @@ def see_texts(root: Any, dom: "Inventory", rgb: np.ndarray | None, free_rgb: np.
     texts = [e for e in dom.elements if e.kind == "text" and e.text]
     deadline = deadline or Deadline(None)
     coded, n = _coded_svg(root, [bool(e.stroke) for e in texts])
-    res = render_png(coded, timeout_s=deadline.render_timeout())
+    res = deadline.render(lambda t: render_png(coded, timeout_s=t, retry=False))
     deadline.check("locating text")
     if not getattr(res, "ok", False) or not res.png:
         return [SeenText(e.text, fill=e.fill, painted=e.painted) for e in texts]
@@ -657,7 +674,7 @@ def gather_evidence(png: bytes, svg: str | None, requirements: Sequence[str], *,
         dom = inventory(root)
         deadline.check("reading the SVG")
         if dom.texts:
-            free_png = text_free_png(svg, png, timeout_s=deadline.render_timeout())
+            free_png = deadline.render(lambda t: text_free_png(svg, png, timeout_s=t, retry=False))
         n_texts = len(dom.texts)
         if n_texts > JUDGE.rule_max_texts:
             text_limit = (f"{n_texts:,} text elements, more than the {JUDGE.rule_max_texts} the rule judge reads: "
