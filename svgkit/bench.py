@@ -41,8 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BenchReport", "evaluator_bench", "fidelity", "rollout_server_bench", "rule_judge_bench", "run_bench", "ssim",
-           "stress_set"]
+__all__ = ["BenchReport", "evaluator_bench", "fidelity", "rollout_server_bench", "rule_judge_bench", "run_bench",
+           "ssim", "stress_set"]
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,8 @@ def _esc(text: str) -> str:
 
 
 def _answer(body: str, *, note: str = "Here is the SVG.") -> str:
-    return f"{note}\n\n```svg\n<svg {_NS} width=\"{_W}\" height=\"{_H}\" viewBox=\"0 0 {_W} {_H}\">\n{body}\n</svg>\n```"
+    head = f'<svg {_NS} width="{_W}" height="{_H}" viewBox="0 0 {_W} {_H}">'
+    return f"{note}\n\n```svg\n{head}\n{body}\n</svg>\n```"
 
 
 def _labels(requirements: Sequence[str]) -> list[tuple[str, str | None]]:

@@ -363,8 +363,8 @@ _JUDGE_WHOLE_RES = tuple(re.compile(p, re.I) for p in (
     r"\b(?:this|the)\s+(?:image|picture|drawing|svg|answer|response)\s+(?:fully\s+)?(?:fulfils|fulfills|satisfies|"
     r"meets|passes|matches)\s+(?:all|every|each|the)\b",
 ))
-_NUMBERED_RE = re.compile(r"\b(?:requirements?|criteri(?:on|a)|items?|checks?)\s*(?:no\.?\s*)?#?\s*(\d+(?:\s*(?:,|and|&|-)"
-                          r"\s*#?\d+)*)\b[^.]{0,30}?\b" + _FULFIL + r"\b", re.I)
+_NUMBERED_RE = re.compile(r"\b(?:requirements?|criteri(?:on|a)|items?|checks?)\s*(?:no\.?\s*)?#?\s*"
+                          r"(\d+(?:\s*(?:,|and|&|-)\s*#?\d+)*)\b[^.]{0,30}?\b" + _FULFIL + r"\b", re.I)
 _CLAIM_RE = re.compile(r"\b(?:fulfil+(?:l?ed|s)?|satisf(?:ied|ies)|is\s+met|are\s+met|requirement|criteri(?:on|a))\b"
                        r"|[\u2713\u2714\u2611]|\[x\]", re.I)
 

@@ -114,7 +114,8 @@ def test_noise_and_swatches_are_flagged_and_drawings_are_not():
     swatches = "".join(f'<rect x="{10 + 30 * (i % 9)}" y="{10 + 30 * (i // 9)}" width="6" height="6" '
                        f'fill="#{rng.randint(0, 0xFFFFFF):06x}"/>' for i in range(54))
     scene = ('<rect width="300" height="200" fill="#87ceeb"/><rect y="140" width="300" height="60" fill="#2e8b57"/>'
-             '<rect x="110" y="80" width="80" height="60" fill="#b22222"/><circle cx="260" cy="40" r="22" fill="#ffd700"/>')
+             '<rect x="110" y="80" width="80" height="60" fill="#b22222"/>'
+             '<circle cx="260" cy="40" r="22" fill="#ffd700"/>')
     assert clutter_stats(png(noise)).noise
     assert clutter_stats(png(swatches)).swatches and not clutter_stats(png(swatches)).noise
     assert not clutter_stats(png(scene)).cluttered

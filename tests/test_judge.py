@@ -153,7 +153,8 @@ OLD_NAMES = ["COLOUR_WORDS", "REQUIREMENT_KINDS", "CoverageReport", "InkStats", 
              "default_judge", "ink_stats", "judge", "requirement_kind", "rule_coverage", "svg_texts",
              "token_cost", "written_requirements"]
 NEW_NAMES = ["JudgeChoice", "JudgeNotChosenError", "choose_judge"]  # the judge choice (reward-safety issue)
-MODULES = ["svgkit.guards", "svgkit.reading", "svgkit.canaries", "svgkit.judge.api", "svgkit.judge.base", "svgkit.judge.cache",
+MODULES = ["svgkit.guards", "svgkit.reading", "svgkit.canaries", "svgkit.judge.api", "svgkit.judge.base",
+           "svgkit.judge.cache",
            "svgkit.judge.evidence", "svgkit.judge.records", "svgkit.judge.requirements", "svgkit.judge.rules",
            "svgkit.judge.vision"]
 

@@ -150,7 +150,8 @@ def test_colour_with_shape(shapes):
 
 def test_text_colour(shapes, scene):
     v = rule(shapes, ["The labels are white.", "The word 'Go' is written in white text.",
-                      "The word 'Go' is written in black letters.", "The word 'Go' is written in cream or white letters."])
+                      "The word 'Go' is written in black letters.",
+                      "The word 'Go' is written in cream or white letters."])
     assert [i.fulfilled for i in v.items] == [True, True, False, True]
     assert all(i.decided for i in v.items)
     # 'Go' stands alone on the empty canvas: no button is drawn under or beside it

@@ -126,7 +126,8 @@ def choose_judge(settings: Settings | None = None, *, live_rollouts: bool = Fals
         return JudgeChoice("vision", model, key_name, chosen, live_rollouts,
                            "SVGKIT_JUDGE=vision, but the vision judge is held back",
                            "SVGKIT_JUDGE=vision asks for the vision judge, but it is held back: spending is not "
-                           "enabled (ALLOW_SPEND = False in the notebook, or with_spending(True)) or SVGKIT_MODE=offline")
+                           "enabled (ALLOW_SPEND = False in the notebook, or with_spending(True)) or "
+                           "SVGKIT_MODE=offline")
     if not live_rollouts:
         why = ("spending is not enabled here, so the offline rule judge scores" if settings.judge_api_key
                else "offline run on the bundled examples: the offline rule judge scores")
