@@ -1,7 +1,7 @@
 # svgkit tutorial: everything a fresh machine needs is installed by these targets.
 #   make tutorial       set up, then run notebooks 01-05 offline into outputs/notebooks/ and print a summary
 #                       (the main job; tracked files are never touched)
-#   make test           set up, then ruff + pytest tests/ + nbval on notebooks/ + browser-check (what CI runs)
+#   make test           set up, then ruff + pytest tests/ + nbval on notebooks/ (what CI runs)
 #   make lab            set up, then start JupyterLab on the series (works as root too)
 #   make notebooks      refresh the committed notebooks from a hermetic offline run (saved only if clean)
 #   make browser-check  run every notebook in JupyterLab in headless Chromium and check what it shows
@@ -61,7 +61,6 @@ test: setup lint
 	@rm -rf outputs/nbval
 	$(HERMETIC_ENV) $(PY) -m pytest -q -p no:cacheprovider --nbval --nbval-current-env \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg $(NOTEBOOKS)
-	$(MAKE) --no-print-directory browser-check
 
 # The one command that rewrites the committed notebooks (see svgkit/runner.py).
 notebooks: setup
@@ -99,6 +98,7 @@ bench: setup
 	$(OFFLINE_ENV) $(PY) -m svgkit.bench --evaluator
 	$(OFFLINE_ENV) $(PY) -m svgkit.bench --rollout-server
 	$(OFFLINE_ENV) $(PY) -m svgkit.bench --rule-judge
+	$(OFFLINE_ENV) $(PY) -m svgkit.bench --minirft
 
 # svgkit renders vs headless Chromium screenshots (SSIM) on the bundled examples; needs Debian's chromium.
 fidelity: setup

@@ -19,7 +19,15 @@ Modules, one concern each:
 - :mod:`svgkit.evaluator`   the ``@evaluation_test`` itself (collected by pytest, uploaded in 03)
 - :mod:`svgkit.fireworks_api`  the Fireworks control plane: secrets, datasets, evaluators, RFT jobs, deployments
 - :mod:`svgkit.rehearsal`   where a notebook's Fireworks steps go: live, or a rehearsal on the stand-in
+- :mod:`svgkit.upload`      notebook 03: the evaluator bundle, its free preflight, the upload
 - :mod:`svgkit.rft`         notebook 04: the RFT job spec, estimate, learning signal, launch, monitoring
+- :mod:`svgkit.minirft`     RFT in miniature: GRPO on a softmax bandit over fixed answers (not a language
+                            model), on the real reward, offline (``python -m svgkit.minirft``)
+- :mod:`svgkit.training_log`  the per-step training table shared by the miniature and live jobs
+- :mod:`svgkit.deploy`      notebook 05: serving a model on an on-demand deployment (opt-in, price, cleanup)
+- :mod:`svgkit.before_after`  notebook 05: the before/after answers (the holdout live, the RFT miniature offline)
+- :mod:`svgkit.analysis`    did training help: paired bootstrap CI, pass rates, validity, size, galleries
+- :mod:`svgkit.report`      the self-contained HTML report of an analysis (``outputs/report.html``)
 - :mod:`svgkit.standin`     local stand-ins for rehearsals: chat completions, the Fireworks API, the tracing gateway
 - :mod:`svgkit.rollout_server`  the remote rollout server (``python -m svgkit.rollout_server``);
   :mod:`svgkit.remote_rehearsal` runs the evaluator against it offline
@@ -39,5 +47,7 @@ its bundled price list instead of downloading one, unless you set
 import os
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+__all__ = ["__version__"]
 
 __version__ = "0.1.0"

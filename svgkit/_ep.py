@@ -19,7 +19,13 @@ first: ``-p`` plugins load before the plugins found through entry points.
 import sys
 import warnings
 
-__all__ = ["EvaluateResult", "EvaluationRow", "MetricResult", "Status"]
+__all__ = [
+    "QUIET_MESSAGE",
+    "EvaluateResult",
+    "EvaluationRow",
+    "MetricResult",
+    "Status",
+]
 
 #: The start of the one warning dropped.
 QUIET_MESSAGE = "Support for class-based `config` is deprecated"

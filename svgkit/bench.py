@@ -13,6 +13,10 @@ Targets on a 2-core machine: a median at or under 50 ms for a typical example, a
 throughput at least 0.8x the raw single-process loop. Figures are reported, never asserted in
 tests. Also writes the contact sheet (``assets/contact_sheet.png``) unless ``--no-sheet``.
 
+``python -m svgkit.bench --minirft`` times the RFT miniature's default run from the command
+line (``python -m svgkit.minirft``, start-up included; target at most 60 s on 2 cores) and
+prints its figures.
+
 ``python -m svgkit.bench --fidelity`` (``make fidelity``; needs Debian's ``chromium``) instead
 compares svgkit's renders of the bundled examples with headless Chromium screenshots of the
 same SVGs embedded the way upstream embeds them, and prints the SSIM per example and overall.
@@ -41,8 +45,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BenchReport", "evaluator_bench", "fidelity", "rollout_server_bench", "rule_judge_bench", "run_bench",
-           "ssim", "stress_set"]
+__all__ = ["BenchReport", "evaluator_bench", "fidelity", "minirft_bench", "rollout_server_bench",
+           "rule_judge_bench", "run_bench", "ssim", "stress_set"]
 
 
 @dataclass(frozen=True)
@@ -301,6 +305,51 @@ def evaluator_bench(*, runs: int = 2) -> list[str]:
     return lines
 
 
+def minirft_bench(*, runs: int = 1) -> list[str]:
+    """Time the RFT miniature's default run as a user starts it (``python -m svgkit.minirft``).
+
+    Wall time includes Python start-up and imports; the CPU time it used and the load average
+    are printed beside it, because other work on the machine slows the wall time down.
+    Target: at most 60 s on 2 cores.
+    """
+    import resource
+    import subprocess
+    import tempfile
+
+    from .config import MINIRFT
+    from .training_log import read_log
+
+    lines = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(1, runs + 1):
+            out = Path(tmp) / f"minirft{i}.jsonl"
+            cmd = [sys.executable, "-m", "svgkit.minirft", "--steps", str(MINIRFT.steps), "--seed",
+                   str(MINIRFT.seed), "--out", str(out)]
+            load = os.getloadavg()[0]
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp,
+                                  env={**os.environ, "SVGKIT_MODE": "offline", "SVGKIT_OUTPUT_DIR": tmp})
+            wall = time.perf_counter() - start
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            if proc.returncode:
+                lines.append(f"minirft run {i}: exit {proc.returncode}: {proc.stderr.strip()[-500:]}")
+                continue
+            log = read_log(out)
+            k = max(1, len(log) // 6)
+            first = statistics.mean(s.reward_mean for s in log.steps[:k])
+            last = statistics.mean(s.reward_mean for s in log.steps[-k:])
+            zero = statistics.mean(s.zero_spread_share or 0.0 for s in log.steps)
+            scored = next((line for line in proc.stdout.splitlines() if "scored through the reward" in line), "")
+            lines.append(f"minirft run {i} ({' '.join(['python', *cmd[1:-1]])} FILE): wall {wall:.1f} s with "
+                         f"start-up (target <= 60 s), CPU {cpu:.1f} s (the process and the render workers it "
+                         f"waited for; {cpu / 2:.1f} s if spread over 2 idle cores), load average {load:.1f} "
+                         f"at start; reward {first:.3f} "
+                         f"(first {k} steps) -> {last:.3f} (last {k}); zero-spread groups {zero:.0%}; {scored}")
+    return lines
+
+
 def _init_body(rollout_id: str, model_base_url: str) -> dict:
     from .dataset import load_bundled_prompts, to_eval_rows
 
@@ -491,9 +540,15 @@ if __name__ == "__main__":
                         help="time the rollout server's /init under 50 concurrent requests while the model is slow")
     parser.add_argument("--rule-judge", action="store_true",
                         help="time the rule judge per answer on examples, canaries and hostile answers")
+    parser.add_argument("--minirft", action="store_true",
+                        help="time the RFT miniature's default run (python -m svgkit.minirft)")
     options = parser.parse_args()
     if options.rule_judge:
         for line in rule_judge_bench():
+            print(line)
+        raise SystemExit(0)
+    if options.minirft:
+        for line in minirft_bench():
             print(line)
         raise SystemExit(0)
     if options.rollout_server:

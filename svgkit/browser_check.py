@@ -35,7 +35,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CHROMIUM_FLAGS", "NotebookCheck", "check_notebooks", "main"]
+__all__ = [
+    "CHROMIUM_FLAGS",
+    "WIDGET_ERRORS",
+    "NotebookCheck",
+    "check_notebooks",
+    "main",
+]
 
 #: Flags for headless Chromium as root on a machine without network.
 CHROMIUM_FLAGS: tuple[str, ...] = (

@@ -43,44 +43,54 @@ from typing import Literal, NamedTuple
 from dotenv import dotenv_values, find_dotenv
 
 __all__ = [
+    "ANALYSIS",
     "DATASET",
+    "DEPLOYMENT",
     "EVALUATION",
+    "EVALUATOR_ID",
     "FILES",
+    "GPU_PRICES",
     "HTTP",
     "JUDGE",
     "LIMITS",
+    "MINIRFT",
     "MODELS",
+    "MODEL_PARAMETERS",
+    "PAID_STEPS",
+    "PLATFORM",
+    "PRICES",
+    "REHEARSAL",
+    "RFT",
+    "RFT_PRICING",
+    "ROLLOUT_SERVER",
+    "STEPS",
+    "STEP_KEYS",
+    "TRAINING_LOG",
+    "UPLOAD",
+    "AnalysisConfig",
     "DatasetConfig",
+    "DeploymentConfig",
     "EvaluationConfig",
+    "GpuPrice",
     "HttpConfig",
     "JudgeChoiceName",
     "JudgeConfig",
     "Limits",
+    "MiniRftDefaults",
+    "MissingKeyError",
+    "Mode",
+    "ModeRow",
     "Models",
     "OutputFiles",
-    "PLATFORM",
     "PlatformConfig",
+    "RehearsalConfig",
     "RftConfig",
     "RftPricing",
-    "PRICES",
-    "RFT",
-    "RFT_PRICING",
-    "MODEL_PARAMETERS",
-    "REHEARSAL",
-    "RehearsalConfig",
-    "ROLLOUT_SERVER",
     "RolloutServerConfig",
-    "STEPS",
-    "EVALUATOR_ID",
-    "UPLOAD",
-    "MissingKeyError",
-    "ModeRow",
-    "PAID_STEPS",
-    "STEP_KEYS",
     "Secret",
     "Settings",
+    "Step",
     "StepSpec",
-    "TRAINING_LOG",
     "TrainingLogConfig",
     "UploadConfig",
     "describe_mode",
@@ -90,10 +100,11 @@ __all__ = [
     "with_spending",
 ]
 
+#: The two modes a step runs in, and the steps that have one (the keys of :data:`STEPS`).
 Mode = Literal["offline", "live"]
 #: What ``SVGKIT_JUDGE`` may choose.
 JudgeChoiceName = Literal["rule", "vision"]
-Step = Literal["dataset", "generate", "judge", "upload", "rft"]
+Step = Literal["dataset", "generate", "judge", "upload", "rft", "deploy"]
 
 
 # --------------------------------------------------------------------------- models and URLs
@@ -516,6 +527,36 @@ PLATFORM = PlatformConfig()
 
 
 @dataclass(frozen=True)
+class MiniRftDefaults:
+    """Defaults of the RFT miniature (:mod:`svgkit.minirft`): a softmax bandit, not a language model.
+
+    Sized so the default run (prompts x candidates, each scored once, then ``steps`` cheap
+    updates) takes well under a minute on 2 cores: ``python -m svgkit.bench --minirft``.
+    """
+
+    #: 24 steps of 5 prompts over 10 prompts: 12 epochs.
+    steps: int = 24
+    seed: int = 0
+    #: Bundled prompts it trains on (every category; sc08's candidates all score 0 under the rule
+    #: judge, ic01's nearly all 0.1: the zero-spread lesson). About 160 candidates in all.
+    prompt_ids: tuple[str, ...] = ("sc02", "sc08", "ui03", "ui08", "dg02", "dg05", "dg08", "ic01", "ic07", "ic08")
+    #: Prompts per step (the training set is reshuffled at each epoch and taken in batches).
+    prompts_per_step: int = 5
+    #: Samples per prompt per step: GRPO's group size (upstream ``response_candidates_count``).
+    group_size: int = 8
+    learning_rate: float = 3.0
+    #: Weight of the KL penalty towards the starting policy.
+    kl_coef: float = 0.05
+    #: GRPO's epsilon in ``(r - mean) / (std + eps)``.
+    advantage_eps: float = 1e-6
+    #: Candidates scored at once.
+    concurrency: int = 2
+
+
+MINIRFT = MiniRftDefaults()
+
+
+@dataclass(frozen=True)
 class OutputFiles:
     """Names of what the notebooks write, relative to :func:`output_dir`."""
 
@@ -527,6 +568,92 @@ class OutputFiles:
 
 
 FILES = OutputFiles()
+
+
+# --------------------------------------------------------------------------- serving and results (notebook 05)
+@dataclass(frozen=True)
+class GpuPrice:
+    """What one GPU of a Fireworks on-demand deployment costs per hour: a dated fact with its source.
+
+    Attributes:
+        usd_per_hour: US dollars per GPU-hour (billed per GPU-second).
+        source: Where the figure comes from.
+        checked: When it was read (ISO date).
+        verified: Whether it was read on Fireworks' own current pricing page. ``False``: check
+            https://fireworks.ai/pricing before you deploy.
+    """
+
+    usd_per_hour: float
+    source: str
+    checked: str
+    verified: bool = False
+
+
+#: Fireworks on-demand deployments are billed per GPU-second while a replica is up (docs:
+#: https://docs.fireworks.ai/guides/ondemand-deployments). None of these prices could be read on
+#: fireworks.ai/pricing itself here (no web access): the H100/H200/B200 figures come from a third
+#: party's transcription of that page, the A100 figure from an older stored copy of it. Unverified.
+GPU_PRICES: dict[str, GpuPrice] = {
+    "NVIDIA_H100_80GB": GpuPrice(8.00, "fireworks.ai/pricing as transcribed by github.com/api-evangelist/fireworks-ai "
+                                 "(plans/fireworks-ai-plans-pricing.yml, page read 2026-10-07)", "2026-12-01"),
+    "NVIDIA_H200_141GB": GpuPrice(8.00, "fireworks.ai/pricing as transcribed by github.com/api-evangelist/fireworks-ai "
+                                  "(plans/fireworks-ai-plans-pricing.yml, page read 2026-10-07)", "2026-12-01"),
+    "NVIDIA_B200_180GB": GpuPrice(13.00, "fireworks.ai/pricing as transcribed by "
+                                  "github.com/api-evangelist/fireworks-ai (plans/fireworks-ai-plans-pricing.yml, "
+                                  "page read 2026-10-07)", "2026-12-01"),
+    "NVIDIA_A100_80GB": GpuPrice(3.89, "an older stored copy of fireworks.ai/pricing (\"$3.89 per hour for one NVIDIA "
+                                 "A100 80 GB GPU\"; its date is unknown)", "2026-12-01"),
+}
+
+
+@dataclass(frozen=True)
+class DeploymentConfig:
+    """How notebook 05 serves a model on an on-demand deployment (:mod:`svgkit.deploy`).
+
+    A LoRA output of RFT is served only on an on-demand deployment ("live merge": the deployment's
+    base model is the LoRA model itself; docs: https://docs.fireworks.ai/fine-tuning/deploying-loras).
+    One replica is kept up (``min_replica_count=1``) so the evaluation never waits on a cold start
+    and the cost is plain: the hourly price until the deployment is deleted.
+    """
+
+    accelerator_type: str = "NVIDIA_H100_80GB"
+    accelerator_count: int = 1
+    min_replica_count: int = 1
+    max_replica_count: int = 1
+    #: Every deployment svgkit makes has an id starting with this, so cleanup finds it again.
+    id_prefix: str = "svgkit-serve"
+    #: Folder (relative to :func:`output_dir`) of the deployment state file.
+    state_dir: str = "deploy"
+
+
+DEPLOYMENT = DeploymentConfig()
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """Defaults of notebook 05's analyses (:mod:`svgkit.analysis`, :mod:`svgkit.before_after`, :mod:`svgkit.report`)."""
+
+    #: Samples per holdout prompt from each model (before and after).
+    holdout_samples: int = 4
+    #: Sampling temperature of the before/after samples (the RFT service's default, see ``RFT``).
+    holdout_temperature: float = 0.7
+    #: Output tokens per sample (upstream's RFT allows 32,768; this keeps the holdout run bounded).
+    holdout_max_tokens: int = 8192
+    confidence: float = 0.95
+    bootstrap_resamples: int = 10_000
+    bootstrap_seed: int = 0
+    #: Bins of the score histograms, shared by before and after (scores lie in [0, 1]).
+    histogram_bins: int = 10
+    #: Prompts shown in each of the galleries of gains and regressions.
+    gallery_prompts: int = 3
+    #: A requirement counts as fixed when its pass rate crosses this from below, broken from above.
+    fixed_threshold: float = 0.5
+    #: Folder (relative to :func:`output_dir`) of the before/after generations.
+    holdout_dir: str = "holdout"
+    report_file: str = "report.html"
+
+
+ANALYSIS = AnalysisConfig()
 
 
 # --------------------------------------------------------------------------- remote rollout server
@@ -627,6 +754,7 @@ class StepSpec(NamedTuple):
     offline: str
 
 
+#: The tutorial's steps and what each needs to run live (the README's mode table; tests/test_readme.py).
 STEPS: dict[str, StepSpec] = {
     "dataset": StepSpec(None, "downloads SVGBench (pinned commit, sha256, cache)",
                         "uses the bundled prompts written for this tutorial"),
@@ -641,6 +769,11 @@ STEPS: dict[str, StepSpec] = {
                     "the judge's calls cost money, training qwen3-0p6b is free)",
                     "rehearses dataset, launch, monitoring, reattach and cancel on the local Fireworks "
                     "stand-in; nothing leaves this machine"),
+    "deploy": StepSpec("FIREWORKS_API_KEY",
+                       "serves the tuned model (and the base model where it is not serverless) on an on-demand "
+                       "deployment, billed per GPU-second until the cleanup cell deletes it (opt-in per cell)",
+                       "rehearses the deployment on the local Fireworks stand-in (it serves no answers); the "
+                       "analyses run on the RFT miniature"),
 }
 
 #: Every environment variable that can carry each key (the judge's may also be SVGKIT_JUDGE_API_KEY).
@@ -651,7 +784,7 @@ STEP_KEYS: dict[str, tuple[str, ...]] = {
 
 
 #: Steps that cost money or cannot be undone: live only with keys *and* an explicit opt-in.
-PAID_STEPS: frozenset[str] = frozenset({"generate", "judge", "upload", "rft"})
+PAID_STEPS: frozenset[str] = frozenset({"generate", "judge", "upload", "rft", "deploy"})
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ __all__ = [
     "Prompt",
     "RowProblem",
     "RowValidationError",
+    "Source",
     "Split",
     "examples_to_rows",
     "find_near_duplicates",
@@ -53,6 +54,7 @@ __all__ = [
     "write_rows",
 ]
 
+#: Where a set of prompts came from: downloaded SVGBench, its cached copy, or the bundled prompts.
 Source = Literal["svgbench-download", "svgbench-cache", "bundled"]
 
 

@@ -41,13 +41,14 @@ from .judge import Judge, JudgeChoice, choose_judge, default_judge
 from .reward import ascore_response
 
 __all__ = [
+    "OFFLINE_MODEL",
+    "TIMEOUT_RETURNCODE",
     "EvaluatorPlan",
     "EvaluatorRun",
     "RemoteRollout",
     "RequirementResult",
     "RowScore",
     "ScoredAnswer",
-    "TIMEOUT_RETURNCODE",
     "ascore_row",
     "decided_figures",
     "evaluator_plan",

@@ -27,6 +27,8 @@ from svgkit.judge import default_judge
 PLAN = evaluator_plan()
 JUDGE = default_judge(choice=PLAN.judge)  # raises JudgeNotChosenError before any rollout is paid for
 
+__all__ = ["JUDGE", "PLAN", "test_svg_drawing"]
+
 
 @evaluation_test(
     input_dataset=[str(PLAN.dataset)],

@@ -65,6 +65,7 @@ __all__ = [
     "FireworksApi",
     "FireworksApiError",
     "KeyRejectedError",
+    "Kind",
     "ModelInfo",
     "Progress",
     "ProgressCallback",
@@ -85,8 +86,9 @@ __all__ = [
 #: RFT job states after which nothing changes (short names: ``JOB_STATE_`` removed).
 TERMINAL_JOB_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "EXPIRED", "EARLY_STOPPED"})
 
+#: The kinds of Fireworks resources svgkit names, creates and cleans up.
 Kind = Literal["evaluator", "dataset", "rft_job", "deployment", "model"]
-T = TypeVar("T")
+_T = TypeVar("_T")
 _ID_RX = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _USER_AGENT = "svgkit (eval-protocol compatible)"
 _UPLOAD_LOCK = threading.Lock()
@@ -375,6 +377,7 @@ class ModelInfo:
         display_name: Display name.
         fine_tuning_job: The job that made it, if any.
         create_time: When it was created.
+        supports_serverless: Whether Fireworks serves it serverless (``None``: the service did not say).
     """
 
     id: str
@@ -385,6 +388,7 @@ class ModelInfo:
     display_name: str
     fine_tuning_job: str
     create_time: datetime | None
+    supports_serverless: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -415,6 +419,7 @@ class Progress:
         return f"{self.kind} {self.id}: {self.state}{pct}{extra} after {self.elapsed_s:.0f} s"
 
 
+#: Called with each :class:`Progress` while a long platform operation runs.
 ProgressCallback = Callable[[Progress], None]
 
 
@@ -984,7 +989,7 @@ class FireworksApi:
         except fireworks.APIConnectionError as exc:
             raise _unreachable(self.base_url, doing, exc) from exc
 
-    def _maybe(self, call: Callable[[], T], doing: str, what: str) -> T | None:
+    def _maybe(self, call: Callable[[], _T], doing: str, what: str) -> _T | None:
         try:
             with self._calls(doing, what):
                 return call()
@@ -1018,9 +1023,9 @@ class FireworksApi:
                                           "check the network and rerun the cell.") from exc
         return b"".join(chunks)
 
-    def _wait(self, kind: Kind, rid: str, fetch: Callable[[], T | None], done: Callable[[T], bool],
-              describe: Callable[[T], tuple[str, float | None, str]], *, timeout_s: float, poll_s: float,
-              on_progress: ProgressCallback | None) -> T:
+    def _wait(self, kind: Kind, rid: str, fetch: Callable[[], _T | None], done: Callable[[_T], bool],
+              describe: Callable[[_T], tuple[str, float | None, str]], *, timeout_s: float, poll_s: float,
+              on_progress: ProgressCallback | None) -> _T:
         start = time.monotonic()
         deadline = start + timeout_s
         url = self.dashboard_url(kind, rid)
@@ -1140,7 +1145,7 @@ def _deployment(d: Any) -> DeploymentInfo:
 def _model(m: Any) -> ModelInfo:
     return ModelInfo(_short(m.name or ""), m.name or "", m.state or "STATE_UNSPECIFIED", m.kind or "",
                      (m.peft_details.base_model if m.peft_details else "") or "", m.display_name or "",
-                     m.fine_tuning_job or "", _time(m.create_time))
+                     m.fine_tuning_job or "", _time(m.create_time), m.supports_serverless)
 
 
 # --------------------------------------------------------------------------- error messages

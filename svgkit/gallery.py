@@ -26,6 +26,7 @@ __all__ = [
     "STATIC_NOTE",
     "SheetItem",
     "answer_html",
+    "answer_png",
     "answers_sheet",
     "contact_sheet",
     "gallery_widget",
@@ -189,7 +190,8 @@ def write_contact_sheet(path: str | Path | None = None) -> Path:
     return out
 
 # --------------------------------------------------------------------------- scored answers
-def _answer_png(answer: "ScoredAnswer") -> bytes | None:
+def answer_png(answer: "ScoredAnswer") -> bytes | None:
+    """The answer's SVG rendered safely to PNG, or ``None`` when nothing could be drawn."""
     from .render import render_png
     from .svg import extract_svg
 
@@ -219,7 +221,7 @@ def verdict_figure(answers: Sequence["ScoredAnswer"], *, wrap: int = 60) -> "Plo
     fig = PlotFigure(figsize=(13, 4.2 * max(1, len(answers))), layout="constrained")
     axes = fig.subplots(max(1, len(answers)), 2, squeeze=False, width_ratios=[1, 1.5])
     for (img_ax, txt_ax), answer in zip(axes, answers, strict=False):
-        png = _answer_png(answer)
+        png = answer_png(answer)
         img_ax.set_xticks([])
         img_ax.set_yticks([])
         if png:
@@ -275,7 +277,7 @@ def verdict_note(answer: "ScoredAnswer") -> str:
 
 def answer_html(answer: "ScoredAnswer") -> str:
     """One answer as HTML: prompt, picture, each requirement with verdict, reason and label, score."""
-    png = _answer_png(answer)
+    png = answer_png(answer)
     image = (f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}" style="max-width:420px;'
              'border:1px solid #ccc"/>' if png else '<p style="color:#a00">nothing drawn</p>')
     rows = []

@@ -53,6 +53,7 @@ from svgkit.http_client import ChatClient, CircuitBreaker, RetryPolicy
 __all__ = [
     "BUNDLED_EXAMPLE",
     "Generation",
+    "Source",
     "agenerate",
     "average_prompt_tokens",
     "default_examples_path",
@@ -64,6 +65,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: Where a generation's answer came from: the model, or a bundled example response.
 Source = Literal["live", "bundled-example"]
 
 #: ``source`` (and ``model``) of records that come from the bundled examples, not from a model.

@@ -65,7 +65,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from svgkit.config import LIMITS
-from svgkit.svg import Finding, _raster_mime
+from svgkit.svg import Finding, raster_mime
 
 __all__ = ["WORKER_ENV_ALLOW", "FailureKind", "RenderResult", "render_many", "render_png", "shutdown_workers"]
 
@@ -229,7 +229,7 @@ def _fetch_data_only(url: str, resource_type: str) -> bytes:
             return b""
         if params[0] == "image/svg+xml" and not data.startswith(b"\x1f\x8b"):
             return data
-        if _raster_mime(data) is not None:
+        if raster_mime(data) is not None:
             return data
     _blocked_fetches.append(url[:80])
     return _BLANK_SVG if resource_type == "image/svg+xml" else b""
@@ -318,7 +318,7 @@ def _render_local(svg: str, max_side: int, strict: bool) -> dict[str, Any]:
     import cairosvg.surface
     from lxml import etree
 
-    from svgkit.svg import _clamp, _natural_size, sanitize_svg
+    from svgkit.svg import canvas_size, natural_size, sanitize_svg
 
     _install_guards()
     clean = sanitize_svg(svg, strict=strict)
@@ -328,8 +328,8 @@ def _render_local(svg: str, max_side: int, strict: bool) -> dict[str, Any]:
                 "rejected": True}
     root = etree.fromstring(clean.svg, etree.XMLParser(resolve_entities=False, no_network=True,
                                                          load_dtd=False, huge_tree=False))
-    nat_w, nat_h, source = _natural_size(clean.svg)
-    width, height = _clamp(nat_w, nat_h, max_side)
+    nat_w, nat_h, source = natural_size(clean.svg)
+    width, height = canvas_size(clean.svg, max_side=max_side)
     if source == "default":
         findings.append(Finding("default_canvas", f"no size or viewBox: drawn on {width}x{height}", "info"))
     if (width, height) != (round(nat_w), round(nat_h)):

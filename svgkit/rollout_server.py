@@ -66,6 +66,7 @@ __all__ = [
     "RunningServer",
     "ServerOptions",
     "ServerProcess",
+    "State",
     "build_model_call",
     "classify_model_error",
     "create_app",
@@ -332,6 +333,7 @@ def classify_model_error(exc: BaseException, *, key: Secret | None = None,
 
 
 # --------------------------------------------------------------------------- the server
+#: Where a rollout is: waiting for a slot, running, or done.
 State = Literal["queued", "running", "done"]
 
 

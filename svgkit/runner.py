@@ -33,6 +33,8 @@ from typing import Any
 
 __all__ = [
     "HERMETIC_BLANK",
+    "WIDGET_STATE",
+    "WIDGET_VIEW",
     "NotebookRun",
     "clean_notebook",
     "hermetic_env",
@@ -42,6 +44,7 @@ __all__ = [
     "summary_text",
 ]
 
+#: The MIME types of Jupyter widget state (notebook metadata) and of a widget view (a cell output).
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 

@@ -29,6 +29,7 @@ __all__ = [
     "term_counts",
 ]
 
+#: SVGBench's prompt categories.
 CATEGORIES: tuple[str, ...] = ("scene", "ui", "diagram", "icon", "chart")
 
 #: (category, keywords) checked in this order; the first keyword found in the prompt (as whole
@@ -43,15 +44,18 @@ CATEGORY_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("icon", ("icon", "logo", "emblem", "badge", "symbol", "favicon", "sticker", "crest", "monogram")),
 )
 
+#: Words counted as colours in prompts and requirements (:func:`term_counts`).
 COLOUR_WORDS: tuple[str, ...] = (
     "red", "orange", "yellow", "green", "blue", "purple", "violet", "pink", "brown", "black", "white",
     "gray", "grey", "gold", "golden", "silver", "beige", "teal", "cyan", "navy", "maroon", "tan",
 )
+#: Words counted as shapes.
 SHAPE_WORDS: tuple[str, ...] = (
     "circle", "circular", "rectangle", "rectangular", "square", "triangle", "triangular", "oval", "ellipse",
     "line", "lines", "arc", "curve", "curved", "star", "polygon", "hexagon", "diamond", "cylinder", "cone",
     "arrow", "arrows", "dot", "dots", "stripe", "stripes", "spiral", "grid",
 )
+#: Words counted as spatial relations.
 SPATIAL_WORDS: tuple[str, ...] = (
     "above", "below", "under", "over", "behind", "front", "left", "right", "top", "bottom", "center",
     "centre", "centered", "middle", "beside", "next", "between", "inside", "around", "background",

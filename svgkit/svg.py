@@ -124,19 +124,27 @@ from svgkit.config import LIMITS
 __all__ = [
     "SVG_NS",
     "XLINK_NS",
+    "XML_NS",
     "Extraction",
     "Finding",
+    "Method",
     "SanitizedSvg",
+    "Severity",
     "canvas_size",
     "extract_svg",
+    "natural_size",
+    "raster_mime",
     "sanitize_svg",
 ]
 
+#: The SVG, XLink and XML namespaces.
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
 XML_NS = "http://www.w3.org/XML/1998/namespace"
 
+#: How much a finding changed: nothing, removed content, rejected the SVG, or repaired it.
 Severity = Literal["info", "removed", "rejected", "recovered"]
+#: Where in an answer the SVG was found (``"none"``: nowhere).
 Method = Literal["fenced_svg", "fenced_xml", "fenced_html", "bare", "truncated", "none"]
 
 
@@ -650,11 +658,17 @@ _RASTER_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/j
                  (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"))
 
 
-def _raster_mime(data: bytes) -> str | None:
+def raster_mime(data: bytes) -> str | None:
     """The type of a PNG, JPEG, GIF or WebP image cairosvg will draw as a raster, else None.
 
     cairosvg parses an image as SVG when its bytes contain ``<svg`` or start with a gzip
     header (whatever its declared type), so such bytes are never a raster image here.
+
+    Args:
+        data: The image's bytes (e.g. a decoded ``data:`` URI).
+
+    Returns:
+        ``"image/png"``, ``"image/jpeg"``, ``"image/gif"``, ``"image/webp"`` or ``None``.
     """
     if data.startswith(b"\x1f\x8b") or b"<svg" in data.lower():
         return None
@@ -711,7 +725,7 @@ def _css_url_allowed(url: str) -> bool:
     kind = _url_kind(url)
     if kind == "data_image":
         decoded = _decode_data_uri(url)
-        return decoded is not None and _raster_mime(decoded[1]) is not None
+        return decoded is not None and raster_mime(decoded[1]) is not None
     return kind == "local"
 
 
@@ -889,7 +903,7 @@ class _Cleaner:
 
     def clean_data_image(self, element_name: str, uri: str) -> str | None:
         decoded = _decode_data_uri(uri)
-        mime = None if decoded is None else _raster_mime(decoded[1])
+        mime = None if decoded is None else raster_mime(decoded[1])
         if decoded is None or mime is None:
             declared = uri.strip()[5:].split(",", 1)[0].split(";", 1)[0]
             self.add("bad_data_image", f"<{element_name}> {_short(declared, 40)} data that is not a "
@@ -1442,11 +1456,18 @@ def _usable(w: float, h: float) -> bool:
     return math.isfinite(w) and math.isfinite(h) and w > 0 and h > 0
 
 
-def _natural_size(svg: str) -> tuple[float, float, str]:
-    """Unclamped size and where it came from: "size", "viewBox" or "default".
+def natural_size(svg: str) -> tuple[float, float, str]:
+    """An SVG's size before clamping, and where it came from: ``"size"``, ``"viewBox"`` or ``"default"``.
 
     Always finite and positive: a size that overflows (``width="1e300"`` with an extreme
     ``viewBox`` aspect ratio) falls back to the next source, finally the default canvas.
+    :func:`canvas_size` is this size clamped to the largest allowed side.
+
+    Args:
+        svg: SVG text (only the root start tag is read).
+
+    Returns:
+        ``(width, height, source)`` in CSS pixels.
     """
     attrs = _root_attrs(svg)
     w, h = _length(attrs.get("width")), _length(attrs.get("height"))
@@ -1497,5 +1518,5 @@ def canvas_size(svg: str, *, max_side: int = LIMITS.max_side) -> tuple[int, int]
     """
     if max_side < 1:
         raise ValueError(f"max_side must be at least 1, not {max_side}")
-    w, h, _ = _natural_size(svg if isinstance(svg, str) else "")
+    w, h, _ = natural_size(svg if isinstance(svg, str) else "")
     return _clamp(w, h, max_side)

@@ -95,7 +95,7 @@ def test_evaluator_bench_scores_every_bundled_example(tmp_path, monkeypatch):
     exit_code, rows, invalid, mean, wall = match.groups()
     assert int(exit_code) == 0
     assert int(rows) == len(load_examples())
-    assert int(invalid) <= int(rows)
+    assert int(invalid) == 0, "offline, no row can be invalid: the rule judge cannot fail, bad SVG scores a valid 0"
     assert 0.0 < float(mean) < 1.0
     assert float(wall) > 0
     assert not any(tmp_path.iterdir()), "the temporary output folder is removed afterwards"

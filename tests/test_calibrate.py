@@ -125,8 +125,11 @@ def test_rule_judge_on_bundled_labels():
     report = calibrate(RuleJudge(), join_examples(prompts, examples))
     assert report.failures == ()
     assert report.overall.n == sum(len(e["labels"]) for e in examples)
-    # regression bounds around the figures in the issue note (accuracy ~0.62, kappa ~0.31)
-    assert report.accuracy > 0.55 and report.kappa > 0.2
-    assert report.overall.decided_accuracy > 0.85  # what it decides, it mostly gets right
-    assert report.by_kind["text"].accuracy > 0.85
+    # Regression bounds just under today's figures (accuracy 0.647, kappa 0.350, coverage 0.561,
+    # decided accuracy 0.940, text 0.930 on main; the reward-safety guards give 0.629, 0.330, 0.551,
+    # 0.955 and 0.884): a rule change that costs more than about 0.02 fails here.
+    assert report.accuracy >= 0.62 and report.kappa >= 0.32
+    assert report.overall.coverage >= 0.54
+    assert report.overall.decided_accuracy >= 0.93  # what it decides, it mostly gets right
+    assert report.by_kind["text"].accuracy >= 0.87
     assert report.score_bias < 0  # strict: undecided counts as unfulfilled

@@ -1,4 +1,4 @@
-"""svgkit.dataset: download with checksum and cache, upstream row format, split, validation."""
+"""svgkit.dataset: download with checksum and cache, load_prompts by mode, upstream row format, split, validation."""
 
 import hashlib
 import json
@@ -12,6 +12,7 @@ from svgkit.dataset import (
     RowValidationError,
     load_bundled_prompts,
     load_examples,
+    load_prompts,
     load_svgbench,
     read_rows,
     split_prompts,
@@ -185,3 +186,51 @@ def test_a_larger_file_than_pinned_is_refused_without_reading_it_all(server, tmp
         load_svgbench(url=server.url + PATH, sha256=hashlib.sha256(FAKE).hexdigest(), expected_bytes=len(FAKE),
                       cache_dir=tmp_path, timeout=5, strict=True)
     assert not dataset.svgbench_cache_path(tmp_path).exists()
+
+
+# --------------------------------------------------------------------------- load_prompts: the mode decides
+QUESTIONS = json.loads(FAKE)
+
+
+def _live_kwargs(server, tmp_path):
+    return {"url": f"{server.url}{PATH}", "sha256": hashlib.sha256(FAKE).hexdigest(),
+            "expected_bytes": len(FAKE), "cache_dir": tmp_path / "cache", "timeout": 5}
+
+
+def test_load_prompts_offline_returns_bundled_set_without_touching_the_network(server, tmp_path):
+    loaded = load_prompts(mode="offline", **_live_kwargs(server, tmp_path))
+    assert loaded.source == "bundled" and loaded.notice is None
+    assert loaded.prompts == load_bundled_prompts()
+    assert server.requests == []
+    assert not (tmp_path / "cache").exists()
+
+
+def test_load_prompts_live_downloads_via_load_svgbench_with_passed_kwargs(server, tmp_path):
+    loaded = load_prompts(mode="live", **_live_kwargs(server, tmp_path))
+    assert loaded.source == "svgbench-download"
+    assert len(server.requests) == 1
+    assert [p.prompt for p in loaded.prompts] == [q["prompt"] for q in QUESTIONS]
+    assert [p.requirements for p in loaded.prompts] == [tuple(q["requirements"]) for q in QUESTIONS]
+    assert [p.id for p in loaded.prompts] == [f"svgbench-{i}" for i in range(len(QUESTIONS))]
+    assert dataset.svgbench_cache_path(tmp_path / "cache").read_bytes() == FAKE
+
+
+def test_load_prompts_live_passes_strict_and_size_check_through(server, tmp_path):
+    kwargs = {**_live_kwargs(server, tmp_path), "expected_bytes": len(FAKE) + 1}
+    with pytest.raises(DownloadError, match=f"expected {len(FAKE) + 1}"):
+        load_prompts(mode="live", strict=True, **kwargs)
+    fallback = load_prompts(mode="live", **kwargs)
+    assert fallback.source == "bundled" and "expected" in fallback.notice
+    assert not dataset.svgbench_cache_path(tmp_path / "cache").exists()
+
+
+@pytest.mark.parametrize("env_mode, expected_source, expected_requests",
+                         [("offline", "bundled", 0), ("live", "svgbench-download", 1)])
+def test_load_prompts_default_mode_follows_svgkit_mode(server, monkeypatch, tmp_path, env_mode, expected_source,
+                                                       expected_requests):
+    monkeypatch.setenv("SVGKIT_MODE", env_mode)
+    loaded = load_prompts(**_live_kwargs(server, tmp_path))
+    assert loaded.source == expected_source
+    assert len(server.requests) == expected_requests
+    expected = load_bundled_prompts() if env_mode == "offline" else [q["prompt"] for q in QUESTIONS]
+    assert [p.prompt for p in loaded.prompts] == [getattr(p, "prompt", p) for p in expected]

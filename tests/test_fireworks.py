@@ -378,10 +378,3 @@ def test_a_failed_deployment_is_returned_and_one_stuck_creating_times_out(fw, ap
         api.wait_for_deployment("stuck", on_progress=tick, poll_s=0.01, timeout_s=0.1)
     with pytest.raises(ValueError, match="not a model name"):
         api.get_model("accounts/x/datasets/y")
-
-
-def test_exported_names_exist_and_are_sorted():
-    names = fa.__all__
-    assert all(hasattr(fa, n) for n in names)
-    consts = [n for n in names if n.isupper()]
-    assert names == consts + sorted(n for n in names if not n.isupper())

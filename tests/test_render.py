@@ -191,7 +191,7 @@ def test_progress_bar_does_not_break_rendering(capsys):
     assert "rendering" in capsys.readouterr().err
 
 
-# --------------------------------------------------------------------------- review fixes
+# ------------------------------------------------------------ whose fault a failure is; what reaches the worker
 NS = 'xmlns="http://www.w3.org/2000/svg"'
 
 

@@ -1,5 +1,6 @@
 """score_response: the reward, its metrics, its failure paths and the hack guards."""
 
+import asyncio
 import json
 import uuid
 from dataclasses import dataclass
@@ -63,12 +64,29 @@ def test_good_answer_with_rule_judge_offline():
     m = res.metrics
     assert m["format_extracted"].score == 1 and "fenced_svg" in m["format_extracted"].reason
     assert m["format_rendered"].score == 1 and m["format_sanitised"].score == 1
-    assert m["render_time"].score > 0 and m["judge_time"].score >= 0
+    assert m["render_time"].score > 0 and m["judge_time"].score > 0
     assert [m[f"requirement_{i:02d}"].score for i in range(1, 5)] == [1, 1, 1, 0]
     assert m["requirement_04"].is_score_valid is False and "undecided" in m["requirement_04"].reason
     assert m["judge"].data["judge"] == "rule"
     assert m["hack_text_only"].score == 0 and m["hack_blank"].score == 0 and m["hack_tiny_drawing"].score == 0
     json.dumps(res.model_dump())  # serialisable, as Eval Protocol stores it
+
+
+class SlowRuleJudge(RuleJudge):
+    """The rule judge, 50 ms slower: the time shows up in ``judge_time``."""
+
+    async def _evaluate(self, png, svg, requirements, prompt):
+        await asyncio.sleep(0.05)
+        return await super()._evaluate(png, svg, requirements, prompt)
+
+
+def test_judge_and_render_time_are_the_measured_durations():
+    m = score_response(answer(GOOD_SVG), REQS, prompt=PROMPT, judge=SlowRuleJudge()).metrics
+    assert 0.05 <= m["judge_time"].score < 5
+    assert m["judge_time"].reason == f"{m['judge_time'].score * 1000:.0f} ms"
+    assert m["render_time"].reason == f"{m['render_time'].score * 1000:.0f} ms"
+    quick = score_response(answer(GOOD_SVG), REQS, prompt=PROMPT, judge=RuleJudge()).metrics
+    assert quick["judge_time"].score < m["judge_time"].score
 
 
 def test_score_is_fulfilled_over_total_with_vision_judge(server, key):

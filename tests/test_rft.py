@@ -592,10 +592,3 @@ def test_rehearsal_demonstrations_fail_and_cancel_without_touching_the_real_reco
     live = rehearsal_module.PlatformSession("live", s.api, None)
     with pytest.raises(ValueError, match="stand-in only"):
         rft.rehearse_failure(live, spec)
-
-
-def test_exported_names_exist_and_are_sorted():
-    names = rft.__all__
-    assert all(hasattr(rft, n) for n in names)
-    consts = [n for n in names if n.isupper()]
-    assert names == consts + sorted(n for n in names if not n.isupper())

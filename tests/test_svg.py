@@ -101,6 +101,62 @@ def test_svg_fence_without_svg_falls_back_to_bare_span():
     assert got.method == "bare" and got.svg == SVG
 
 
+# --------------------------------------------------------------------------- think sections and long answers
+def _old_strip_think(text: str) -> tuple[str, bool]:
+    """The regex implementation the linear one replaced (quadratic on unclosed tags)."""
+    cleaned = re.sub(r"<think\b[^>]*>.*?</think\s*>", "", text, flags=re.I | re.S)
+    closes = list(re.finditer(r"</think\s*>", cleaned, re.I))
+    if closes:
+        cleaned = cleaned[closes[-1].end():]
+    opened = re.search(r"<think\b[^>]*>", cleaned, re.I)
+    if opened:
+        cleaned = cleaned[: opened.start()]
+    return cleaned, cleaned != text
+
+
+def test_think_stripping_matches_the_regex_definition_on_random_input():
+    from svgkit.svg import _strip_think
+
+    pieces = ["<think>", "</think>", "<think a='>'>", "</think >", "<THINK>", "</Think\n>", "<thinking>",
+              "<think", "</think", ">", "x", " ", "\n", "<svg>", "</svg>", "<", "/"]
+    rng = random.Random(7)
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 14)))
+        assert _strip_think(text) == _old_strip_think(text), repr(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<think>" * 140_000 + SVG,  # was quadratic: 32,000 tags took 17 s
+        "<think a=1" * 90_000 + ">" + SVG,
+        "<think>" + "</think" * 100_000 + SVG,
+        "<think>x</think>" * 40_000 + "<think>" * 40_000 + SVG,
+    ],
+)
+def test_think_stripping_on_pathological_input(text):
+    got = extract_svg(text)
+    assert len(text) <= LIMITS.max_response_chars
+    assert got.svg is None and got.method == "none" and got.think_removed and not got.clipped
+
+
+def test_closed_think_sections_before_the_answer_at_scale():
+    text = "<think>draft <svg></svg></think>" * 20_000 + SVG
+    assert extract_svg(text) == Extraction(SVG, "bare", False, think_removed=True)
+
+
+def test_response_longer_than_the_limit_is_clipped():
+    n = LIMITS.max_response_chars
+    far = "x" * n + "```svg\n" + SVG + "\n```"
+    assert extract_svg(far) == Extraction(None, "none", False, clipped=True)
+    near = "y" * (n - len(SVG) - 10) + SVG + "z" * 100
+    assert extract_svg(near) == Extraction(SVG, "bare", False, clipped=True)
+    across = "y" * (n - 50) + SVG
+    got = extract_svg(across)
+    assert got.method == "truncated" and got.clipped and got.partial == across[n - 50: n]
+    assert extract_svg("y" * (n - len(SVG)) + SVG) == Extraction(SVG, "bare", False)  # exactly at the limit
+
+
 # --------------------------------------------------------------------------- sanitising
 def codes(result) -> set[str]:
     return {f.code for f in result.findings}
@@ -320,7 +376,28 @@ def test_text_nested_in_text_is_removed():
     assert result.svg.count("<text") == 1 and ">ac</text>" in result.svg
 
 
-# --------------------------------------------------------------------------- review fixes
+_EXTREMES = ["1e300", "1e-300", "1e308", "1e308in", "1e-320", "0", "-5", "nan", "inf", "1e999", "5", "100%", ""]
+
+
+@pytest.mark.parametrize("vb", ["", "0 0 1e-300 1e300", "0 0 1e300 1e-300", "0 0 1e308 1e308", "0 0 1e-320 5",
+                                "0 0 nan 5", "0 0 inf inf", "0 0 4 3"])
+def test_canvas_size_never_raises_on_extreme_numbers(vb):
+    for w in _EXTREMES:
+        for h in _EXTREMES:
+            attrs = " ".join(f'{k}="{v}"' for k, v in (("width", w), ("height", h), ("viewBox", vb)) if v)
+            cw, ch = canvas_size(f"<svg {attrs}/>")
+            assert 1 <= cw <= LIMITS.max_side and 1 <= ch <= LIMITS.max_side, attrs
+
+
+def test_overflowing_size_falls_back_to_the_viewbox_or_default():
+    # width * viewBox ratio overflows to inf (and inf * 0 to NaN); this used to raise ValueError.
+    assert canvas_size('<svg width="1e300" viewBox="0 0 1e-300 1e300"/>') == (1, 1024)
+    assert canvas_size('<svg width="1e300" viewBox="0 0 1e-300 1e300"/>', max_side=10) == (1, 10)
+    assert canvas_size('<svg height="1e-300" viewBox="0 0 1e-300 1e300"/>') == (1, 1024)
+    assert canvas_size('<svg width="1e-320" height="1e-320"/>') == (1, 1)
+
+
+# ---------------------------------------------------------------- data: URIs, embedded images, xml: attributes
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
@@ -418,82 +495,6 @@ def test_xml_base_is_removed_and_xml_space_and_lang_kept():
 def test_xml_base_is_removed_from_recovered_svg_too():
     result = sanitize_svg(f'<svg xmlns="{SVG_NS}" xml:base="http://example.invalid/"><rect & ></svg>')
     assert result.recovered and "xml_base" in codes(result) and "example.invalid" not in result.svg
-
-
-def _old_strip_think(text: str) -> tuple[str, bool]:
-    """The regex implementation the linear one replaced (quadratic on unclosed tags)."""
-    cleaned = re.sub(r"<think\b[^>]*>.*?</think\s*>", "", text, flags=re.I | re.S)
-    closes = list(re.finditer(r"</think\s*>", cleaned, re.I))
-    if closes:
-        cleaned = cleaned[closes[-1].end():]
-    opened = re.search(r"<think\b[^>]*>", cleaned, re.I)
-    if opened:
-        cleaned = cleaned[: opened.start()]
-    return cleaned, cleaned != text
-
-
-def test_think_stripping_matches_the_regex_definition_on_random_input():
-    from svgkit.svg import _strip_think
-
-    pieces = ["<think>", "</think>", "<think a='>'>", "</think >", "<THINK>", "</Think\n>", "<thinking>",
-              "<think", "</think", ">", "x", " ", "\n", "<svg>", "</svg>", "<", "/"]
-    rng = random.Random(7)
-    for _ in range(3000):
-        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 14)))
-        assert _strip_think(text) == _old_strip_think(text), repr(text)
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "<think>" * 140_000 + SVG,  # was quadratic: 32,000 tags took 17 s
-        "<think a=1" * 90_000 + ">" + SVG,
-        "<think>" + "</think" * 100_000 + SVG,
-        "<think>x</think>" * 40_000 + "<think>" * 40_000 + SVG,
-    ],
-)
-def test_think_stripping_on_pathological_input(text):
-    got = extract_svg(text)
-    assert len(text) <= LIMITS.max_response_chars
-    assert got.svg is None and got.method == "none" and got.think_removed and not got.clipped
-
-
-def test_closed_think_sections_before_the_answer_at_scale():
-    text = "<think>draft <svg></svg></think>" * 20_000 + SVG
-    assert extract_svg(text) == Extraction(SVG, "bare", False, think_removed=True)
-
-
-def test_response_longer_than_the_limit_is_clipped():
-    n = LIMITS.max_response_chars
-    far = "x" * n + "```svg\n" + SVG + "\n```"
-    assert extract_svg(far) == Extraction(None, "none", False, clipped=True)
-    near = "y" * (n - len(SVG) - 10) + SVG + "z" * 100
-    assert extract_svg(near) == Extraction(SVG, "bare", False, clipped=True)
-    across = "y" * (n - 50) + SVG
-    got = extract_svg(across)
-    assert got.method == "truncated" and got.clipped and got.partial == across[n - 50: n]
-    assert extract_svg("y" * (n - len(SVG)) + SVG) == Extraction(SVG, "bare", False)  # exactly at the limit
-
-
-_EXTREMES = ["1e300", "1e-300", "1e308", "1e308in", "1e-320", "0", "-5", "nan", "inf", "1e999", "5", "100%", ""]
-
-
-@pytest.mark.parametrize("vb", ["", "0 0 1e-300 1e300", "0 0 1e300 1e-300", "0 0 1e308 1e308", "0 0 1e-320 5",
-                                "0 0 nan 5", "0 0 inf inf", "0 0 4 3"])
-def test_canvas_size_never_raises_on_extreme_numbers(vb):
-    for w in _EXTREMES:
-        for h in _EXTREMES:
-            attrs = " ".join(f'{k}="{v}"' for k, v in (("width", w), ("height", h), ("viewBox", vb)) if v)
-            cw, ch = canvas_size(f"<svg {attrs}/>")
-            assert 1 <= cw <= LIMITS.max_side and 1 <= ch <= LIMITS.max_side, attrs
-
-
-def test_overflowing_size_falls_back_to_the_viewbox_or_default():
-    # width * viewBox ratio overflows to inf (and inf * 0 to NaN); this used to raise ValueError.
-    assert canvas_size('<svg width="1e300" viewBox="0 0 1e-300 1e300"/>') == (1, 1024)
-    assert canvas_size('<svg width="1e300" viewBox="0 0 1e-300 1e300"/>', max_side=10) == (1, 10)
-    assert canvas_size('<svg height="1e-300" viewBox="0 0 1e-300 1e300"/>') == (1, 1024)
-    assert canvas_size('<svg width="1e-320" height="1e-320"/>') == (1, 1)
 
 
 # --------------------------------------------------------------------------- references cairosvg follows

@@ -228,18 +228,6 @@ def test_cli_stages_and_lists_files(tmp_path):
     assert refused.returncode == 1 and "not an evaluator bundle" in refused.stderr
 
 
-def test_exported_names_exist_and_are_sorted():
-    import svgkit.upload as package
-    from svgkit.upload import bundle, local_test, publish
-
-    for module in (package, bundle, local_test, publish):
-        names = module.__all__
-        assert all(hasattr(module, n) for n in names), module.__name__
-        assert names == sorted(names), module.__name__
-    # the package exports every public name of its modules
-    assert set(bundle.__all__) | set(local_test.__all__) | set(publish.__all__) >= set(package.__all__)
-
-
 def test_a_key_only_in_dot_env_is_refused_too(tmp_path, monkeypatch):
     from svgkit.config import DATASET
 

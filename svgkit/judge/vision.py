@@ -75,6 +75,7 @@ _UPSTREAM_LINES = (
     "Requirements:",
     "{requirements}",
 )
+#: The upstream quickstart's judge prompt, word for word: it asks for a count of fulfilled requirements.
 UPSTREAM_PROMPT = "\n".join(_UPSTREAM_LINES)
 
 

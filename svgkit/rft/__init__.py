@@ -32,7 +32,14 @@ from .launch import (
     launch_job,
     load_job_record,
 )
-from .learning_signal import PromptSignal, SignalCheck, check_learning_signal, estimate_signal_check, signal_from_scores
+from .learning_signal import (
+    PromptSignal,
+    SignalCheck,
+    SignalStatus,
+    check_learning_signal,
+    estimate_signal_check,
+    signal_from_scores,
+)
 from .monitor import (
     JobWatch,
     MetricsSource,
@@ -81,6 +88,7 @@ __all__ = [
     "RftEstimate",
     "RftJobSpec",
     "SignalCheck",
+    "SignalStatus",
     "SpecCheck",
     "SpecError",
     "SpecProblem",

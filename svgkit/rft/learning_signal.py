@@ -32,12 +32,14 @@ from .views import MarkdownView
 __all__ = [
     "PromptSignal",
     "SignalCheck",
+    "SignalStatus",
     "check_learning_signal",
     "estimate_signal_check",
     "signal_from_scores",
 ]
 
-Status = Literal["ok", "no-access", "failed"]
+#: How a learning-signal check ended: checked, no access to the endpoint, or failed.
+SignalStatus = Literal["ok", "no-access", "failed"]
 
 #: Rewards closer than this count as equal (the reward is fulfilled / total, a multiple of 1/15 at worst).
 _TIE = 1e-9
@@ -99,7 +101,7 @@ class SignalCheck(MarkdownView):
     model: str
     judge: str
     n: int
-    status: Status = "ok"
+    status: SignalStatus = "ok"
     message: str = ""
 
     @property

@@ -25,7 +25,9 @@ def shown_path(path: str | Path) -> str:
     p = Path(path)
     out = output_dir(create=False)
     try:
-        return f"{out.name}/{p.resolve().relative_to(out.resolve()).as_posix()}"
+        # always "outputs/", as the docstring says: the folder's own name differs between runs
+        # (outputs/nbval under nbval), and the committed notebooks must read the same
+        return f"outputs/{p.resolve().relative_to(out.resolve()).as_posix()}"
     except ValueError:
         pass
     try:

@@ -86,6 +86,7 @@ def upload_training_rows(session: "PlatformSession", path: str | Path | None = N
     try:
         up = api.ensure_dataset(file, prefix=prefix, display_name=f"svgkit training rows ({file.name})",
                                 timeout_s=timeout_s, poll_s=poll_s, on_progress=bar.update)
+        bar.done()
     finally:
         bar.close()
     if up.reused:
@@ -106,18 +107,25 @@ def upload_training_rows(session: "PlatformSession", path: str | Path | None = N
 
 
 class _Bar:
-    """A one-line progress display of a wait (tqdm, no total)."""
+    """A one-line progress display of a wait: one step, filled when the dataset is READY."""
 
     def __init__(self, enabled: bool, label: str) -> None:
         self._bar = None
         if enabled:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=None, desc=f"dataset {label}", bar_format="{desc}: {postfix} [{elapsed}]")
+            self._bar = tqdm(total=1, desc=f"dataset {label}", unit="dataset")
 
     def update(self, progress: object) -> None:
         if self._bar is not None:
-            self._bar.set_postfix_str(str(getattr(progress, "state", "")), refresh=True)
+            state = str(getattr(progress, "state", ""))
+            self._bar.set_postfix_str(state, refresh=False)
+            if state == "READY":
+                self.done()
+
+    def done(self) -> None:
+        if self._bar is not None and self._bar.n < 1:
+            self._bar.update(1)
 
     def close(self) -> None:
         if self._bar is not None:

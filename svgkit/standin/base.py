@@ -24,7 +24,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["MAX_HANG_S", "RecordedRequest", "Request", "Response", "Route", "StandinServer"]
+__all__ = [
+    "MAX_HANG_S",
+    "Handler",
+    "RecordedRequest",
+    "Request",
+    "Response",
+    "Route",
+    "StandinServer",
+]
 
 #: A hang or a trickle never lasts longer than this, so a test or a rehearsal always finishes.
 MAX_HANG_S = 30.0
@@ -162,6 +170,7 @@ class Response:
         return cls(status=0, drop=True)
 
 
+#: A route's handler: a request in, a response out.
 Handler = Callable[[Request], Response]
 
 

@@ -25,7 +25,11 @@ from typing import Any
 
 from .base import RecordedRequest, Request, Response, StandinServer
 
-__all__ = ["ChatStandin", "Completion"]
+__all__ = [
+    "ChatStandin",
+    "Completion",
+    "Responder",
+]
 
 _ids = count(1)
 
@@ -80,6 +84,7 @@ class Completion:
         return Response(200, json.dumps(body).encode(), delay_s=self.delay_s)
 
 
+#: Answers a chat request: a completion, or any response (a fault).
 Responder = Callable[[Request], "Response | Completion"]
 
 

@@ -39,7 +39,14 @@ from typing import Any
 from .base import RecordedRequest, Request, Response, StandinServer
 from .chat import Completion
 
-__all__ = ["Answer", "GatewayStandin", "LogEntry", "ROLLOUT_IDS", "Trace"]
+__all__ = [
+    "ROLLOUT_IDS",
+    "Answer",
+    "GatewayStandin",
+    "LogEntry",
+    "Responder",
+    "Trace",
+]
 
 #: The ids eval-protocol writes into ``model_base_url``, in path order.
 ROLLOUT_IDS = ("rollout_id", "invocation_id", "experiment_id", "run_id", "row_id")
@@ -50,6 +57,7 @@ _CHAT = r"(?:/v1)?/chat/completions"
 
 #: What the model answers with: text, a completion, or a fault response.
 Answer = str | Completion | Response
+#: Answers a model request behind the gateway.
 Responder = Callable[[Request], Answer]
 
 _trace_ids = count(1)

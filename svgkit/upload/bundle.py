@@ -39,6 +39,7 @@ __all__ = [
     "Bundle",
     "BundleError",
     "BundleFile",
+    "Role",
     "SecretFinding",
     "dockerfile_text",
     "pinned_requirements",
@@ -50,6 +51,7 @@ __all__ = [
     "trace_modules",
 ]
 
+#: What a file in the bundle is for.
 Role = Literal["evaluator", "module", "data", "requirements", "dockerfile"]
 
 #: The package whose modules are traced and copied.

@@ -43,12 +43,14 @@ __all__ = [
     "DockerStatus",
     "PreflightResult",
     "PreflightVenv",
+    "Status",
     "docker_status",
     "preflight",
     "preflight_command",
     "preflight_venv",
 ]
 
+#: How a preflight ended.
 Status = Literal["passed", "failed", "infrastructure failure", "timed out"]
 
 #: Marker written into a venv once ``pip install`` finished; a venv without it is rebuilt.

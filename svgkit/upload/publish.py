@@ -42,6 +42,9 @@ from ..rehearsal import PlatformSession
 from .bundle import Bundle, read_bundle
 
 __all__ = [
+    "JUDGE_KEY_NAMES",
+    "JUDGE_SETTING_NAMES",
+    "Action",
     "JudgeSecretCheck",
     "SecretPut",
     "UploadOutcome",
@@ -56,6 +59,7 @@ __all__ = [
     "uploaded_judge",
 ]
 
+#: What an upload did (or, planned, would do) with the evaluator on Fireworks.
 Action = Literal["created", "replaced", "reused", "planned", "nothing to do"]
 
 #: The environment variables that carry the judge's key, strongest first (see svgkit.config).
