@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CleanupOutcome",
     "DeploymentRecord",
+    "Purpose",
     "ServedModel",
     "ServingPlan",
     "cleanup_deployments",
@@ -51,6 +52,7 @@ __all__ = [
     "serve_output_model",
 ]
 
+#: What a deployment serves: the RFT output model or the base model.
 Purpose = Literal["tuned", "base"]
 _LIVE_STATES = ("CREATING", "READY", "UPDATING")
 _GONE_STATES = ("DELETING", "DELETED")
