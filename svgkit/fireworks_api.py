@@ -50,6 +50,7 @@ from urllib.parse import urlsplit
 import fireworks
 import httpx
 
+from ._environ import patched_environ
 from .config import PLATFORM, MissingKeyError, Secret, Settings, get_settings
 from .http_client import scrub_secrets
 
@@ -735,7 +736,7 @@ class FireworksApi:
         tarball = folder / f"{folder.name}.tar.gz"  # where create_evaluation writes it
         had_tarball = tarball.exists()
         try:
-            with _UPLOAD_LOCK, _env(FIREWORKS_API_BASE=self.base_url), contextlib.chdir(folder), \
+            with _UPLOAD_LOCK, patched_environ({"FIREWORKS_API_BASE": self.base_url}), contextlib.chdir(folder), \
                     _captured("eval_protocol.evaluation") as records, \
                     self._calls(f"create evaluator {rid}", f"evaluator {rid}"):
                 create_evaluation(rid, display_name=display_name, description=description, force=replace,
@@ -1238,20 +1239,6 @@ def _hide_from_logs(*values: str) -> Iterator[None]:
     finally:
         for lg in loggers:
             lg.removeFilter(flt)
-
-
-@contextlib.contextmanager
-def _env(**values: str) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 class _Collect(logging.Handler):

@@ -85,8 +85,8 @@ def test_judge_and_render_time_are_the_measured_durations():
     assert 0.05 <= m["judge_time"].score < 5
     assert m["judge_time"].reason == f"{m['judge_time'].score * 1000:.0f} ms"
     assert m["render_time"].reason == f"{m['render_time'].score * 1000:.0f} ms"
-    quick = score_response(answer(GOOD_SVG), REQS, prompt=PROMPT, judge=RuleJudge()).metrics
-    assert quick["judge_time"].score < m["judge_time"].score
+    # The lower bound is the 50 ms the slow judge sleeps: a placeholder or a zero duration fails it.
+    # (Comparing with an unslowed run is not a test: under load the rule judge alone can take longer.)
 
 
 def test_score_is_fulfilled_over_total_with_vision_judge(server, key):

@@ -100,6 +100,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from .._environ import patched_environ
 from ..config import MODELS
 from .base import Request, Response, StandinServer
 
@@ -347,17 +348,8 @@ class FireworksStandin(StandinServer):
     @contextlib.contextmanager
     def activate(self) -> Iterator["FireworksStandin"]:
         """Set :meth:`environment` in ``os.environ`` for a ``with`` block, then restore it."""
-        env = self.environment()
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
+        with patched_environ(self.environment()):
             yield self
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
 
     def advance(self, seconds: float) -> None:
         """Move simulated time forward by ``seconds`` and apply every transition that became due."""
@@ -478,8 +470,10 @@ class FireworksStandin(StandinServer):
                 with self._db_lock:
                     self._tick()
                     out = handler(request)
-                    if request.method != "GET":
-                        self._save()
+                    # Every request saves, polls too: the saved clock is then the last time anyone
+                    # looked, so a stand-in reopened on this state (the next notebook) does not go
+                    # back to before a build or job it already reported finished.
+                    self._save()
                 return out if isinstance(out, Response) else Response.json(out)
             except _Fail as fail:
                 return self.error(fail.status, fail.args[0])
