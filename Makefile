@@ -19,7 +19,7 @@ OFFLINE_ENV := SVGKIT_MODE=offline EP_NO_UPLOAD=1 LITELLM_LOCAL_MODEL_COST_MAP=T
 # per-user overrides blanked (a blank value wins over .env), outputs in a folder of their own.
 # Keep the blanked names in step with svgkit.runner.HERMETIC_BLANK (tests/test_runner.py checks).
 HERMETIC_ENV := $(OFFLINE_ENV) FIREWORKS_API_KEY= OPENAI_API_KEY= SVGKIT_JUDGE_API_KEY= FIREWORKS_ACCOUNT_ID= \
-  SVGKIT_JUDGE_MODEL= SVGKIT_JUDGE_BASE_URL= SVGKIT_GENERATION_BASE_URL= SVGKIT_EVAL_MODEL= \
+  SVGKIT_JUDGE_MODEL= SVGKIT_JUDGE_BASE_URL= SVGKIT_GENERATION_BASE_URL= SVGKIT_EVAL_MODEL= SVGKIT_JUDGE= \
   SVGKIT_OUTPUT_DIR=$(CURDIR)/outputs/nbval SVGKIT_JUDGE_CACHE=$(CURDIR)/outputs/nbval/judge-cache.sqlite
 BROWSER_STAMP := $(VENV)/.installed-browser
 
@@ -97,6 +97,7 @@ bench: setup
 	$(OFFLINE_ENV) $(PY) -m svgkit.bench
 	$(OFFLINE_ENV) $(PY) -m svgkit.bench --evaluator
 	$(OFFLINE_ENV) $(PY) -m svgkit.bench --rollout-server
+	$(OFFLINE_ENV) $(PY) -m svgkit.bench --rule-judge
 	$(OFFLINE_ENV) $(PY) -m svgkit.bench --minirft
 
 # svgkit renders vs headless Chromium screenshots (SSIM) on the bundled examples; needs Debian's chromium.

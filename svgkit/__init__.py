@@ -12,6 +12,7 @@ Modules, one concern each:
 - :mod:`svgkit.judge`       per-requirement verdicts: vision LLM judge, offline rule judge, cache
 - :mod:`svgkit.reward`      the reward: fulfilled / total as an Eval Protocol ``EvaluateResult``
 - :mod:`svgkit.calibrate`   how far to trust a judge, against hand-made labels
+- :mod:`svgkit.canaries`    reward-hack canaries: hack answers per family that must score (near) 0
 - :mod:`svgkit.http_client` one HTTP layer for OpenAI-compatible calls: retries, hard deadlines, breaker, key scrubbing
 - :mod:`svgkit.pricing`     the one price lookup, token costs, and cost estimates before a run
 - :mod:`svgkit.generate`    sampling answers from an OpenAI-compatible endpoint, resumable

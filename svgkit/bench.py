@@ -27,6 +27,12 @@ Chromium runs with networking disabled.
 ``python -m svgkit.rollout_server`` in its own process, while the stand-in model takes seconds to
 answer each rollout, so later rounds meet a server busy with the earlier rounds' rollouts. It
 prints p50, p95 and max (target: p95 at most 50 ms) and how long until every rollout reported.
+
+``python -m svgkit.bench --rule-judge`` instead times the rule judge per answer (wall clock, its
+evidence renders included, the answer's own render not) on the bundled examples, the canaries and
+hostile answers (4,000 ``<text>`` elements, 2,000 shapes, a long label list), and the whole reward
+(:func:`svgkit.reward.score_response`) on the hostile ones. Target: at most 2 s per answer on 2
+cores (``JUDGE.rule_budget_s``), past which the judge leaves the answer undecided with the reason.
 """
 
 import argparse
@@ -40,8 +46,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BenchReport", "evaluator_bench", "fidelity", "minirft_bench", "rollout_server_bench", "run_bench", "ssim",
-           "stress_set"]
+__all__ = ["BenchReport", "evaluator_bench", "fidelity", "minirft_bench", "rollout_server_bench",
+           "rule_judge_bench", "run_bench", "ssim", "stress_set"]
 
 
 @dataclass(frozen=True)
@@ -461,6 +467,75 @@ def rollout_server_bench(*, concurrent: int = 50, rounds: int = 3, model_delay_s
     ]
 
 
+def _hostile_answers() -> list[tuple[str, str, tuple[str, ...]]]:
+    """Answers built to make the rule judge slow: ``(name, svg, requirements)``."""
+    import random
+
+    rng = random.Random(11)
+    ns = 'xmlns="http://www.w3.org/2000/svg"'
+    reqs = ("A sign reads 'Open'.", "The title 'Farm Day' is at the top.", "A red barn is on the left.",
+            "The background is light blue.", "A yellow sun is in the top-right corner.")
+    texts = "".join(f'<text x="{rng.randint(0, 780)}" y="{rng.randint(10, 590)}" font-size="{rng.randint(6, 20)}">'
+                    f'Open Farm Day {i}</text>' for i in range(4000))
+    shapes = "".join(f'<circle cx="{rng.randint(0, 800)}" cy="{rng.randint(0, 600)}" r="{rng.randint(2, 9)}" '
+                     f'fill="#{rng.randint(0, 0xFFFFFF):06x}"/>' for _ in range(2000))
+    tspans = "".join(f'<tspan x="10" dy="3">w{i}</tspan>' for i in range(3000))
+    return [("4000-texts", f'<svg {ns} width="800" height="600"><rect width="800" height="600" fill="#add8e6"/>'
+                           f'{texts}</svg>', reqs),
+            ("2000-shapes", f'<svg {ns} width="800" height="600">{shapes}</svg>', reqs),
+            ("3000-tspans", f'<svg {ns} width="800" height="600"><text x="10" y="10">{tspans}</text></svg>', reqs)]
+
+
+def rule_judge_bench() -> list[str]:
+    """Time the rule judge per answer (see the module docs); lines to print."""
+    from svgkit.canaries import hack_answers
+    from svgkit.dataset import load_bundled_prompts, load_examples
+    from svgkit.judge import RuleJudge
+    from svgkit.render import render_png
+    from svgkit.reward import score_response
+    from svgkit.svg import extract_svg
+
+    prompts = {p.id: p for p in load_bundled_prompts()}
+    cases: list[tuple[str, str, tuple[str, ...]]] = []
+    for ex in load_examples():
+        svg = extract_svg(ex.response).svg
+        if svg and ex.prompt_id in prompts:
+            cases.append((f"example:{ex.example_id}", svg, tuple(prompts[ex.prompt_id].requirements)))
+    for p in list(prompts.values())[:6]:
+        for a in hack_answers(p):
+            svg = extract_svg(a.response).svg
+            if svg:
+                cases.append((f"canary:{a.family}:{p.id}", svg, tuple(p.requirements)))
+    hostile = _hostile_answers()
+    cases += [(f"hostile:{n}", s, r) for n, s, r in hostile]
+    judge = RuleJudge()
+    times: list[tuple[float, str, int]] = []
+    for name, svg, reqs in cases:
+        res = render_png(svg)
+        if not res.ok:
+            continue
+        start = time.perf_counter()
+        verdict = judge.judge(res, list(reqs), svg=res.svg)
+        budget_hit = sum("budget ran out" in i.reason for i in verdict.items)
+        times.append((time.perf_counter() - start, name, budget_hit))
+    walls = sorted(t for t, _, _ in times)
+    worst = sorted(times, reverse=True)[:5]
+    lines = [f"rule judge, {len(times)} answers ({sum(n.startswith('example') for _, n, _ in times)} examples, "
+             f"{sum(n.startswith('canary') for _, n, _ in times)} canaries, {len(hostile)} hostile), "
+             f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}:",
+             f"  per answer: median {statistics.median(walls) * 1000:.0f} ms, "
+             f"p95 {walls[int(0.95 * (len(walls) - 1))] * 1000:.0f} ms, max {walls[-1] * 1000:.0f} ms "
+             f"(target: at most {judge.budget_s:g} s)",
+             f"  answers left undecided by the budget: {sum(1 for *_, b in times if b)}",
+             "  slowest: " + ", ".join(f"{n} {t * 1000:.0f} ms" + (" (budget)" if b else "") for t, n, b in worst)]
+    for name, svg, reqs in hostile:
+        start = time.perf_counter()
+        res = score_response(f"```svg\n{svg}\n```", list(reqs), judge=judge)
+        lines.append(f"  whole reward on hostile:{name}: {time.perf_counter() - start:.2f} s, score {res.score:.2f}, "
+                     f"{(res.reason or '')[:90]}")
+    return lines
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m svgkit.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=None, help="pool size (default: one per core)")
@@ -472,9 +547,15 @@ if __name__ == "__main__":
                         help="time the offline evaluator under pytest on every bundled example, twice")
     parser.add_argument("--rollout-server", action="store_true",
                         help="time the rollout server's /init under 50 concurrent requests while the model is slow")
+    parser.add_argument("--rule-judge", action="store_true",
+                        help="time the rule judge per answer on examples, canaries and hostile answers")
     parser.add_argument("--minirft", action="store_true",
                         help="time the RFT miniature's default run (python -m svgkit.minirft)")
     options = parser.parse_args()
+    if options.rule_judge:
+        for line in rule_judge_bench():
+            print(line)
+        raise SystemExit(0)
     if options.minirft:
         for line in minirft_bench():
             print(line)

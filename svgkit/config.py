@@ -25,6 +25,9 @@ present (values already in the environment win).
 
 The judge's key may also come from ``SVGKIT_JUDGE_API_KEY`` (it wins over ``OPENAI_API_KEY``),
 for a vision judge on another endpoint such as Fireworks (``SVGKIT_JUDGE_BASE_URL``).
+``SVGKIT_JUDGE=rule`` chooses the offline rule judge on purpose (the only way live rollouts are
+ever scored by it: see :func:`svgkit.judge.choose_judge`); ``SVGKIT_JUDGE=vision`` insists on the
+vision judge.
 Paid steps also need the notebook's explicit opt-in (:func:`with_spending`): without it they
 stay offline even with ``SVGKIT_MODE=live`` and keys, and the banner says live is held back.
 
@@ -70,6 +73,7 @@ __all__ = [
     "EvaluationConfig",
     "GpuPrice",
     "HttpConfig",
+    "JudgeChoiceName",
     "JudgeConfig",
     "Limits",
     "MiniRftDefaults",
@@ -98,6 +102,8 @@ __all__ = [
 
 #: The two modes a step runs in, and the steps that have one (the keys of :data:`STEPS`).
 Mode = Literal["offline", "live"]
+#: What ``SVGKIT_JUDGE`` may choose.
+JudgeChoiceName = Literal["rule", "vision"]
 Step = Literal["dataset", "generate", "judge", "upload", "rft", "deploy"]
 
 
@@ -190,8 +196,9 @@ class JudgeConfig:
     #: Hard budget of one verdict's call, retries and waits included (its ``RetryPolicy.total_s``).
     call_deadline_s: float = 60.0
     concurrency: int = 4
-    #: Bumped whenever the judge prompt changes, so cached verdicts are not reused.
-    prompt_version: str = "v1"
+    #: Bumped whenever the judge prompt changes, so cached verdicts are not reused (v2: system
+    #: message with the judging rules, transcription and written-only flags in the output).
+    prompt_version: str = "v2"
     #: Share of the canvas that must differ from the background for a picture to count as drawn.
     min_ink_share: float = 0.002
     #: A drawing whose ink bounding box covers less than this share of the canvas is flagged tiny.
@@ -204,14 +211,44 @@ class JudgeConfig:
     written_pair_share: float = 0.5
     #: ... or this share of its content words (hack guard).
     written_word_share: float = 0.85
+    #: Longest transcription of the picture's text kept from the vision judge's answer.
+    max_transcription_chars: int = 4000
     #: Rule judge: bumped whenever its rules change (part of its cache key).
-    rule_version: str = "r2"
+    rule_version: str = "r3"
     #: Rule judge: share of the pixels a colour must cover to count as present.
     colour_presence_share: float = 0.0001
     #: Rule judge: share of a region's pixels a colour must cover to count as present there.
     region_presence_share: float = 0.004
     #: Rule judge: a requirement with more unexplained content words than this stays undecided.
     rule_max_residual_words: int = 2
+    # --- hack guards against noise and swatches (svgkit.guards.clutter_stats, on the text-free picture).
+    # Measured on the bundled examples: honest drawings have colour boundaries on at most 5.6% of
+    # their pixels, spread over at most 49% of the grid; 2,000 random shapes give 18-23% and 94-100%.
+    #: Noise: at least this share of the pixels lies on a boundary between two colours...
+    noise_edge_share: float = 0.09
+    #: ... spread over at least this share of a 16 x 12 grid's cells.
+    noise_edge_spread: float = 0.7
+    #: Swatches: a patch whose larger side is under this share of the canvas's larger side is small...
+    swatch_max_side: float = 0.025
+    #: ... and at least this many small patches ...
+    swatch_min_patches: int = 8
+    #: ... holding at least this share of what is drawn make a picture of swatches.
+    swatch_share: float = 0.6
+    # --- what the rule judge counts as seen (svgkit.judge.evidence)
+    #: A text counts as visible when at least this share of its glyph pixels...
+    text_visible_share: float = 0.3
+    #: ... differ from the picture without the text by at least this much (0-255, per channel).
+    text_min_contrast: int = 40
+    #: A colour counts in a region or on a shape only as a patch that a square of this share of the
+    #: canvas's shorter side fits into (scattered pixels, thin lines and tiny swatches do not).
+    solid_patch_share: float = 0.01
+    #: Neighbouring pixels that differ by more than this (0-255, a channel) are an edge: an outline
+    #: or a shape's border, not a gradient (what a label must sit on or beside to belong to an object).
+    edge_contrast: int = 12
+    #: Rule judge: at most this many ``<text>`` elements are read; with more, text requirements stay undecided.
+    rule_max_texts: int = 300
+    #: Rule judge: seconds of work on one answer; past it, what is not decided stays undecided, with the reason.
+    rule_budget_s: float = 2.0
 
 
 JUDGE = JudgeConfig()
@@ -797,6 +834,11 @@ class Settings:
     rollout_server_url: str | None = None
     #: Where that server calls the model (``SVGKIT_ROLLOUT_MODEL_BASE_URL``, default the tracing gateway).
     rollout_model_base_url: str = ROLLOUT_SERVER.gateway_url
+    #: The judge chosen on purpose (``SVGKIT_JUDGE``): ``"rule"`` (the offline rule judge, even with a
+    #: judge key and for live rollouts), ``"vision"`` (the vision judge or an error), or ``None`` (by mode).
+    judge_choice: JudgeChoiceName | None = None
+    #: The environment variable the judge's key came from (``SVGKIT_JUDGE_API_KEY`` or ``OPENAI_API_KEY``).
+    judge_key_env: str | None = None
 
     def key_for(self, step: Step) -> Secret:
         """The key ``step`` needs (a set placeholder Secret for steps that need none)."""
@@ -823,6 +865,8 @@ class Settings:
         if step not in STEPS:
             raise ValueError(f"unknown step {step!r}; choose one of {', '.join(STEPS)}")
         if self.forced_mode == "offline":
+            return "offline"
+        if step == "judge" and self.judge_choice == "rule":
             return "offline"
         if step in PAID_STEPS and not self.spend_allowed:
             return "offline"
@@ -858,6 +902,10 @@ def get_settings(env: dict[str, str] | None = None, *, read_dotenv: bool = True)
     forced = (values.get("SVGKIT_MODE") or "").strip().lower() or None
     if forced not in (None, "offline", "live"):
         raise ValueError(f"SVGKIT_MODE must be 'offline' or 'live', not {forced!r}")
+    chosen = (values.get("SVGKIT_JUDGE") or "").strip().lower() or None
+    if chosen not in (None, "rule", "vision"):
+        raise ValueError(f"SVGKIT_JUDGE must be 'rule' or 'vision' (or unset: by mode), not {chosen!r}")
+    key_env = next((n for n in STEP_KEYS["OPENAI_API_KEY"] if values.get(n)), None)
     return Settings(
         forced_mode=forced,  # type: ignore[arg-type]
         fireworks_api_key=Secret(values.get("FIREWORKS_API_KEY")),
@@ -872,7 +920,16 @@ def get_settings(env: dict[str, str] | None = None, *, read_dotenv: bool = True)
         rollout_server_url=(values.get(ROLLOUT_SERVER.url_env) or "").strip().rstrip("/") or None,
         rollout_model_base_url=(values.get(ROLLOUT_SERVER.model_base_url_env) or "").strip().rstrip("/")
         or ROLLOUT_SERVER.gateway_url,
+        judge_choice=chosen,  # type: ignore[arg-type]
+        judge_key_env=key_env,
     )
+
+
+def _live_generation(settings: Settings) -> bool:
+    try:
+        return settings.mode("generate") == "live"
+    except MissingKeyError:
+        return False
 
 
 def describe_mode(settings: Settings | None = None, *, steps: Sequence[str] | None = None) -> list[ModeRow]:
@@ -911,6 +968,11 @@ def describe_mode(settings: Settings | None = None, *, steps: Sequence[str] | No
             held_back = (f"{why}, but live is held back: spending is not enabled in this notebook "
                          f"(ALLOW_SPEND = False){missing}")
         does = spec.live if mode == "live" else spec.offline
+        if step == "judge" and settings.judge_choice == "rule":
+            does, held_back = "uses the rule judge, chosen with SVGKIT_JUDGE=rule (an offline stand-in)", None
+        elif step == "judge" and mode == "offline" and _live_generation(settings):
+            does += ("; live rollouts need a judge key: the evaluator refuses to score them with the rule judge "
+                     "unless SVGKIT_JUDGE=rule")
         rows.append(ModeRow(step, mode, needs, does + (f"; {held_back}" if held_back else ""), held_back=held_back))
     return rows
 

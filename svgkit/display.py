@@ -104,18 +104,25 @@ def category_table(stats: Sequence[PromptStats]) -> Markdown:
 
 
 def scores_table(answers: Sequence[Any], *, limit: int | None = None) -> Markdown:
-    """Scores of scored answers (:class:`svgkit.evaluation.ScoredAnswer`), with the labels' score if known."""
+    """Scores of scored answers (:class:`svgkit.evaluation.ScoredAnswer`), with the labels' score if known.
+
+    ``decided`` is the share of requirements the judge decided and ``of decided`` the score among
+    them: where not all are decided, ``score`` (undecided counted as not fulfilled) is a lower bound.
+    """
     has_labels = any(a.labels for a in answers)
-    head = "| answer | score | valid | labelled |" if has_labels else "| answer | score | valid |"
-    lines = [head + " reason |", "|---|---:|---|" + ("---:|" if has_labels else "") + "---|"]
+    head = "| answer | score | decided | of decided | valid |" + (" labelled |" if has_labels else "")
+    lines = [head + " reason |", "|---|---:|---:|---:|---|" + ("---:|" if has_labels else "") + "---|"]
     for a in answers[:limit]:
         labelled = f" {sum(a.labels) / len(a.labels):.2f} |" if a.labels else (" |" if has_labels else "")
         reason = (a.result.reason or "").replace("|", "/").replace("\n", " ")
         reason = reason if len(reason) <= 90 else reason[:89] + "…"
-        lines.append(f"| {a.example_id or a.row_id} | {a.score:.2f} | {'yes' if a.result.is_score_valid else 'no'} |"
-                     f"{labelled} {reason} |")
+        share, of_decided = getattr(a, "decided_share", None), getattr(a, "decided_score", None)
+        dec = "" if share is None else f"{share:.0%}"
+        ofd = "" if of_decided is None else f"{of_decided:.2f}"
+        lines.append(f"| {a.example_id or a.row_id} | {a.score:.2f} | {dec} | {ofd} | "
+                     f"{'yes' if a.result.is_score_valid else 'no'} |{labelled} {reason} |")
     if limit is not None and len(answers) > limit:
-        lines.append(f"| … {len(answers) - limit} more | | |" + (" |" if has_labels else "") + " |")
+        lines.append(f"| … {len(answers) - limit} more | | | | |" + (" |" if has_labels else "") + " |")
     return Markdown("\n".join(lines))
 
 
@@ -134,16 +141,22 @@ def evaluation_summary(answers: Sequence[Any], report: Any, run: Any) -> Markdow
     valid = [a.score for a in answers if a.result.is_score_valid]
     mean = sum(valid) / len(valid) if valid else 0.0
     labelled = [sum(a.labels) / len(a.labels) for a in answers if a.labels]
+    judges = sorted({j for a in answers if (j := getattr(a, "judge", None))})
+    shares = [d for a in answers if (d := getattr(a, "decided_share", None)) is not None]
     lines = [
         "| figure | value |", "|---|---|",
         f"| answers scored in the notebook | {len(answers)} ({len(answers) - len(valid)} invalid) |",
+        f"| scored by | {', '.join(judges) or 'no judge (guards only)'} |",
         f"| mean score (judge) | {mean:.3f} |",
     ]
+    if shares:
+        lines.append(f"| requirements the judge decided | {sum(shares) / len(shares):.0%} (below 100%, the score is "
+                     "a lower bound) |")
     if labelled:
         lines.append(f"| mean score (hand-made labels) | {sum(labelled) / len(labelled):.3f} |")
     lines += [
         f"| judge accuracy / kappa vs labels | {report.accuracy:.3f} / {report.kappa:.3f} |",
         f"| evaluator under pytest | exit code {run.returncode}, {len(run.scores)} rows, "
-        f"mean score {run.mean_score:.3f} |",
+        f"mean score {run.mean_score:.3f}, scored by {', '.join(getattr(run, 'judges', ())) or 'no judge'} |",
     ]
     return Markdown("\n".join(lines))

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -37,7 +37,7 @@ from ._ep import EvaluateResult, EvaluationRow
 from .config import EVALUATION, FILES, MODELS, ROLLOUT_SERVER, Settings, get_settings, output_path
 from .dataset import examples_to_rows, load_bundled_prompts, load_examples, write_rows
 from .generate import Generation
-from .judge import Judge, default_judge
+from .judge import Judge, JudgeChoice, choose_judge, default_judge
 from .reward import ascore_response
 
 __all__ = [
@@ -50,7 +50,9 @@ __all__ = [
     "RowScore",
     "ScoredAnswer",
     "ascore_row",
+    "decided_figures",
     "evaluator_plan",
+    "judged_by",
     "read_results",
     "requirement_results",
     "run_evaluator",
@@ -94,6 +96,8 @@ class EvaluatorPlan:
         judge_mode: ``live`` (vision judge) or ``offline`` (rule judge).
         remote: Where remote rollouts go (``rollout="remote"`` only).
         max_concurrent_rollouts: Rollouts Eval Protocol keeps in flight.
+        judge: Which judge scores and why (:func:`svgkit.judge.choose_judge`); refused when live
+            rollouts would be scored by a rule judge nobody chose.
     """
 
     mode: Literal["offline", "live"]
@@ -103,6 +107,7 @@ class EvaluatorPlan:
     judge_mode: Literal["offline", "live"]
     remote: RemoteRollout | None = None
     max_concurrent_rollouts: int = EVALUATION.concurrency
+    judge: JudgeChoice | None = None
 
     def rollout_processor(self) -> Any:
         """A fresh Eval Protocol rollout processor for this plan."""
@@ -119,12 +124,17 @@ class EvaluatorPlan:
 
 
 def evaluator_plan(settings: Settings | None = None, *, write_examples: bool = True) -> EvaluatorPlan:
-    """Choose dataset, rollout processor and completion parameters from the mode.
+    """Choose dataset, rollout processor, completion parameters and judge from the mode.
 
     Offline, the bundled example rows are (re)written to the output folder when missing,
     so the evaluator runs even before notebook 01. Live, the training rows must exist.
 
     With ``SVGKIT_ROLLOUT_SERVER_URL`` set the plan is remote (see the module docs).
+
+    The plan's :attr:`EvaluatorPlan.judge` says which judge scores (:func:`svgkit.judge.choose_judge`,
+    with live rollouts for any plan that is not the offline bundled-examples run); the evaluator
+    refuses to start when that choice is refused. The plan itself is returned either way, so a
+    notebook can show why.
 
     Raises:
         FileNotFoundError: Live mode and notebook 01 has not written the training rows yet.
@@ -132,6 +142,11 @@ def evaluator_plan(settings: Settings | None = None, *, write_examples: bool = T
             that is not local (an offline run never calls a paid model).
     """
     settings = settings or get_settings()
+    plan = _plan(settings, write_examples=write_examples)
+    return replace(plan, judge=choose_judge(settings, live_rollouts=plan.mode == "live"))
+
+
+def _plan(settings: Settings, *, write_examples: bool) -> EvaluatorPlan:
     judge_mode = settings.mode("judge")
     if settings.rollout_server_url:
         return _remote_plan(settings, judge_mode, write_examples=write_examples)
@@ -278,6 +293,44 @@ class ScoredAnswer:
         """Per-requirement verdicts."""
         return requirement_results(self.result, self.requirements)
 
+    @property
+    def judge(self) -> str | None:
+        """Which judge scored it (``None`` when no judge was asked: a guard or a failure stopped it first)."""
+        return judged_by(self.result.metrics or {})
+
+    @property
+    def decided_share(self) -> float | None:
+        """Share of the requirements the judge decided (``None`` when no judge was asked)."""
+        return decided_figures(self.result.metrics or {})[0]
+
+    @property
+    def decided_score(self) -> float | None:
+        """``fulfilled / decided`` (``None`` when nothing was decided): beside :attr:`score`, which
+        counts undecided requirements as not fulfilled and is then a lower bound."""
+        return decided_figures(self.result.metrics or {})[1]
+
+
+def _metric_data(metric: Any) -> dict[str, Any]:
+    data = metric.get("data") if isinstance(metric, dict) else getattr(metric, "data", None)
+    return data if isinstance(data, dict) else {}
+
+
+def judged_by(metrics: dict[str, Any]) -> str | None:
+    """The judge named in a reward's metrics (``None`` when no judge was asked)."""
+    metric = metrics.get("judge")
+    return str(_metric_data(metric).get("judge")) if metric is not None and _metric_data(metric).get("judge") else None
+
+
+def decided_figures(metrics: dict[str, Any]) -> tuple[float | None, float | None]:
+    """``(decided_share, fulfilled / decided)`` from a reward's metrics (``None`` where not known)."""
+    metric = metrics.get("decided_share")
+    if metric is None:
+        return None, None
+    score = metric.get("score") if isinstance(metric, dict) else getattr(metric, "score", None)
+    of_decided = _metric_data(metric).get("score_of_decided")
+    return (float(score) if score is not None else None,
+            float(of_decided) if of_decided is not None else None)
+
 
 def _row_info(row: Any) -> tuple[str, dict[str, Any]]:
     meta = row["input_metadata"] if isinstance(row, dict) else row.input_metadata.model_dump()
@@ -344,6 +397,16 @@ class RowScore:
     reason: str
     metrics: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def judge(self) -> str | None:
+        """Which judge scored the row (``None`` when none was asked)."""
+        return judged_by(self.metrics)
+
+    @property
+    def decided_share(self) -> float | None:
+        """Share of the requirements the judge decided."""
+        return decided_figures(self.metrics)[0]
+
 
 @dataclass(frozen=True)
 class EvaluatorRun:
@@ -372,6 +435,17 @@ class EvaluatorRun:
         """Mean score over the rows with a valid score."""
         valid = [s.score for s in self.scores if s.valid]
         return sum(valid) / len(valid) if valid else 0.0
+
+    @property
+    def judges(self) -> tuple[str, ...]:
+        """The judges that scored this run's rows (``rule``, ``vision:gpt-4.1`` ...), sorted."""
+        return tuple(sorted({j for s in self.scores if (j := s.judge)}))
+
+    @property
+    def mean_decided_share(self) -> float | None:
+        """Mean share of requirements the judge decided, over the rows it judged."""
+        shares = [d for s in self.scores if (d := s.decided_share) is not None]
+        return sum(shares) / len(shares) if shares else None
 
 
 _PYTEST_RESULT = re.compile(r"^=*\s*(\d+ (passed|failed|errors?|skipped|deselected|xfailed|xpassed|warnings?)\b.*?)"

@@ -9,7 +9,11 @@ chooses the dataset, rollout processor and completion parameters from the mode, 
 - offline: the bundled example responses, already in their rows, are scored (``NoOpRolloutProcessor``);
 - remote (``SVGKIT_ROLLOUT_SERVER_URL``): a rollout server answers each row (``RemoteRolloutProcessor``,
   see :mod:`svgkit.rollout_server`), live or as an offline rehearsal against a local stand-in;
-- the judge is the vision judge with ``OPENAI_API_KEY``, else the offline rule judge.
+- the judge is the vision judge with ``OPENAI_API_KEY``; the offline rule judge scores the
+  bundled examples, and scores live rollouts only when chosen with ``SVGKIT_JUDGE=rule``. Without
+  that choice or a judge key, a live run stops here, at collection, with an error naming the
+  missing key and how to provide it (:func:`svgkit.judge.choose_judge`). Every row's reason and
+  ``judge`` metric say which judge scored it.
 """
 # No `from __future__ import annotations` here: Eval Protocol validates this signature.
 
@@ -21,7 +25,7 @@ from svgkit.evaluation import ascore_row, evaluator_plan
 from svgkit.judge import default_judge
 
 PLAN = evaluator_plan()
-JUDGE = default_judge()
+JUDGE = default_judge(choice=PLAN.judge)  # raises JudgeNotChosenError before any rollout is paid for
 
 __all__ = ["JUDGE", "PLAN", "test_svg_drawing"]
 

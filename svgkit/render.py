@@ -725,7 +725,8 @@ def _default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def _render(svg: str | None, *, timeout_s: float, max_side: int, strict: bool, limit: int) -> RenderResult:
+def _render(svg: str | None, *, timeout_s: float, max_side: int, strict: bool, limit: int,
+            retry: bool = True) -> RenderResult:
     if not isinstance(svg, str):
         return _failed("no svg", failure="content")
     if len(svg) > LIMITS.max_svg_bytes:  # cheap early refusal; sanitize_svg gives the same answer
@@ -738,7 +739,7 @@ def _render(svg: str | None, *, timeout_s: float, max_side: int, strict: bool, l
                            "strict": strict}).encode("utf-8")
     pool = _pool()
     first = _attempt(pool, task, timeout_s=timeout_s, limit=limit, fresh=False)
-    if first.ok or first.failure != "content" or first.rejected:
+    if first.ok or first.failure != "content" or first.rejected or not retry:
         return first
     # The SVG failed it, or the machine did (a loaded machine, a worker an earlier answer broke):
     # once more on a fresh worker with a longer limit tells the two apart.
@@ -807,6 +808,7 @@ def render_png(
     timeout_s: float = LIMITS.render_timeout_s,
     max_side: int = LIMITS.max_side,
     strict: bool = False,
+    retry: bool = True,
 ) -> RenderResult:
     """Sanitise and draw one SVG to PNG in an isolated worker.
 
@@ -815,6 +817,8 @@ def render_png(
         timeout_s: Hard limit for sanitising and drawing; the worker is killed past it.
         max_side: Largest width or height of the PNG (the aspect ratio is kept).
         strict: Reject malformed XML instead of recovering it as a browser would.
+        retry: Draw once more on a fresh worker with a longer limit when drawing fails (see the
+            module docs); ``False`` for work on a fixed time budget (the rule judge's evidence renders).
 
     Returns:
         A :class:`RenderResult`. Bad input never raises: it gives ``ok=False`` and ``error``.
@@ -823,7 +827,7 @@ def render_png(
         ValueError: ``timeout_s`` or ``max_side`` is not positive (a bug in the caller).
     """
     _check_options(timeout_s, max_side)
-    return _render(svg, timeout_s=timeout_s, max_side=max_side, strict=strict, limit=_default_workers())
+    return _render(svg, timeout_s=timeout_s, max_side=max_side, strict=strict, limit=_default_workers(), retry=retry)
 
 
 def render_many(

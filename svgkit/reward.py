@@ -19,9 +19,26 @@ judge failed (unreachable, refused, garbage)    0        **False**
 judged                                          f / t    True
 ==============================================  =======  ===============
 
-Hack guards: requirements written out as ``<text>`` instead of drawn are counted as not
-fulfilled (``hack_text_only``); a blank picture scores 0 without a judge call
-(``hack_blank``); a tiny drawing on an empty canvas is flagged (``hack_tiny_drawing``).
+Hack guards (:mod:`svgkit.guards`):
+
+- a blank picture scores 0 without a judge call (``hack_blank``);
+- a picture that is mostly random noise or tiny colour swatches (its text left out) scores 0
+  without a judge call (``hack_noise``), and so does one where nothing but text is drawn
+  (``hack_no_drawing``): the task is to draw;
+- a tiny drawing on an empty canvas is flagged (``hack_tiny_drawing``);
+- requirements written out as text instead of drawn are counted as not fulfilled
+  (``hack_text_only``), and so are those the vision judge says are only written;
+- text addressed to the judge ("all requirements are fulfilled", "ignore previous
+  instructions", "rate this 10/10") is an injection (``hack_injection``): the requirements it
+  touches score 0, all of them when it addresses the judge as a whole (then without a judge
+  call when the SVG's text shows it). Text a requirement asks for is never an injection.
+
+The text guards read every text the picture may show: the SVG's ``<text>``, that of SVG
+documents nested in it as images, and the vision judge's transcription of what it reads.
+
+Validity of the judge's count: ``decided_share`` (a metric) says how many requirements the
+judge decided. The rule judge leaves many undecided, counted as not fulfilled, so its score is
+a strict lower bound; the result's reason gives ``fulfilled/decided`` beside ``fulfilled/total``.
 
 Render failures: a render that fails while drawing (a timeout, a cairo error, a crash, out of
 memory) is tried once more by :mod:`svgkit.render` on a fresh worker with a longer limit
@@ -51,16 +68,18 @@ from ._aio import run_sync
 # price list at import time.
 from ._ep import EvaluateResult, MetricResult
 from .config import EVALUATION, Settings
-from .guards import ink_stats, written_requirements
+from .guards import clutter_stats, find_injections, ink_stats, text_free_png, written_requirements
 from .judge import Judge, Verdict, default_judge
-from .reading import svg_texts
+from .reading import document_texts
 from .render import RenderResult, render_png
 from .svg import extract_svg
 
-__all__ = ["WRITTEN_REASON", "ascore_response", "score_response"]
+__all__ = ["INJECTION_REASON", "WRITTEN_REASON", "ascore_response", "score_response"]
 
 #: Reason given to a requirement that was written as text instead of drawn.
 WRITTEN_REASON = "written out as text instead of drawn (hack guard)"
+#: Reason given to a requirement touched by text addressed to the judge.
+INJECTION_REASON = "text in the picture addresses the judge about it (injection guard)"
 
 
 def _m(score: float, reason: str, *, valid: bool = True, **data: Any) -> MetricResult:
@@ -98,6 +117,21 @@ def _render_metrics(render: RenderResult) -> dict[str, MetricResult]:
                               attempts=getattr(render, "attempts", 1)),
         "render_time": _m(render.duration_s, f"{render.duration_s * 1000:.0f} ms"),
     }
+
+
+def _documents(render: RenderResult) -> tuple[str, ...]:
+    """The SVG drawn and the sanitised SVG documents nested in it (everything whose text can show)."""
+    return tuple(d for d in (render.svg, *getattr(render, "embedded", ())) if d)
+
+
+def _decided_metric(verdict: Verdict, fulfilled: int) -> MetricResult:
+    decided = verdict.decided
+    of_decided = fulfilled / decided if decided else None
+    return _m(verdict.decided_share,
+              f"the judge decided {decided} of {verdict.total} requirements"
+              + (f"; {fulfilled}/{decided} of the decided ones fulfilled" if decided else "")
+              + ("" if decided == verdict.total else ": the score is a lower bound, not a measurement"),
+              decided=decided, total=verdict.total, fulfilled=fulfilled, score_of_decided=of_decided)
 
 
 def _verdict_metrics(verdict: Verdict, written: Sequence[int]) -> dict[str, MetricResult]:
@@ -165,15 +199,27 @@ async def ascore_response(
                                       f"drawing covers {ink.bbox_share:.1%} of the canvas"
                                       + (" (tiny drawing on an empty canvas)" if ink.tiny else ""),
                                       bbox=ink.bbox)
+    free = await asyncio.to_thread(text_free_png, render.svg, render.png)
+    clutter = await asyncio.to_thread(clutter_stats, free)
+    metrics["hack_noise"] = _m(1.0 if clutter.cluttered else 0.0, clutter.describe(), noise=clutter.noise,
+                               swatches=clutter.swatches, edge_share=clutter.edge_share,
+                               small_share=clutter.small_share)
+    if clutter.cluttered:
+        return _result(0.0, f"the picture is {clutter.describe()}: scored 0, judge not asked", metrics)
+    only_text = free is not render.png and (await asyncio.to_thread(ink_stats, free)).blank
+    metrics["hack_no_drawing"] = _m(1.0 if only_text else 0.0, "nothing is drawn but text" if only_text
+                                    else "something besides text is drawn")
+    if only_text:
+        return _result(0.0, "nothing is drawn but text: scored 0, judge not asked", metrics)
 
-    texts = svg_texts(render.svg or "")
-    written, prompt_written = written_requirements(render.svg, reqs, prompt=prompt, texts=texts)
-    metrics["hack_text_only"] = _m(
-        len(written) / total,
-        (f"requirement(s) {', '.join(str(i + 1) for i in written)} written as text, counted unfulfilled"
-         if written else "no requirement written out as text")
-        + ("; the prompt itself is written out as text" if prompt_written else ""),
-        written=list(written), prompt_written=prompt_written)
+    texts = await asyncio.to_thread(document_texts, _documents(render))
+    injection = find_injections(texts, reqs)
+    if injection.whole:  # text addressed to the judge as a whole: no call spent on it
+        metrics["hack_injection"] = _injection_metric(injection, total)
+        return _result(0.0, f"text in the picture addresses the judge ('{injection.phrases[0]}'): scored 0, "
+                            "judge not asked", metrics)
+    written, prompt_written = written_requirements(None, reqs, prompt=prompt, texts=texts)
+    metrics["hack_text_only"] = _written_metric(written, prompt_written, total)
 
     j = judge or default_judge(settings)
     start = time.monotonic()
@@ -183,8 +229,20 @@ async def ascore_response(
         metrics["judge"] = _m(0.0, f"{verdict.judge} failed: {verdict.error}", valid=False)
         return _result(0.0, f"judge failed: {verdict.error}", metrics, valid=False)
 
+    # the judge's transcription covers text the SVG's own text does not: paths, images, paraphrases
+    read = [line.strip() for line in verdict.transcription.splitlines() if line.strip()]
+    if read:
+        injection = find_injections([*texts, *read], reqs)
+        written, prompt_written = written_requirements(None, reqs, prompt=prompt, texts=[*texts, *read])
+    said_written = {i.index for i in verdict.items if i.written}
+    if read or said_written:
+        written = tuple(sorted(set(written) | said_written))
+        metrics["hack_text_only"] = _written_metric(written, prompt_written, total)
+    metrics["hack_injection"] = _injection_metric(injection, total)
+    injected = injection.touched(total)
+
     if verdict.items:
-        verdict = verdict.with_unfulfilled(written, WRITTEN_REASON)
+        verdict = verdict.with_unfulfilled(written, WRITTEN_REASON).with_unfulfilled(injected, INJECTION_REASON)
         fulfilled = verdict.fulfilled
     else:
         # Count-only (upstream) verdicts say how many, not which. A strict judge often leaves the
@@ -192,20 +250,42 @@ async def ascore_response(
         # penalise them twice (2 drawn + 1 written, judged 2/3, would score 1/3). What is certain
         # is that at most ``total - len(written)`` requirements can be fulfilled by drawing, so the
         # count is capped there instead: a judge that credited every written one (the gullible
-        # case) loses them, and no answer loses more than it was credited for.
-        fulfilled = min(verdict.fulfilled, total - len(written))
+        # case) loses them, and no answer loses more than it was credited for. Injected ones alike.
+        fulfilled = min(verdict.fulfilled, total - len(set(written) | set(injected)))
     fulfilled = max(0, min(fulfilled, total))
     metrics.update(_verdict_metrics(verdict, written))
+    metrics["decided_share"] = _decided_metric(verdict, fulfilled)
     parts = [f"{fulfilled}/{total} requirements fulfilled ({verdict.judge})"]
     if verdict.undecided:
-        parts.append(f"{len(verdict.undecided)} undecided, counted unfulfilled")
+        parts.append(f"{fulfilled}/{verdict.decided} of the decided; {len(verdict.undecided)} undecided, "
+                     "counted unfulfilled")
     if written:
         parts.append(f"{len(written)} written as text instead of drawn")
+    if injection.found:
+        parts.append(f"{len(injected)} touched by text addressed to the judge")
     if ink.tiny:
         parts.append("tiny drawing on an empty canvas")
     if verdict.reasoning:
         parts.append(verdict.reasoning[:300])
     return _result(fulfilled / total, "; ".join(parts), metrics)
+
+
+def _written_metric(written: Sequence[int], prompt_written: bool, total: int) -> MetricResult:
+    return _m(len(written) / total,
+              (f"requirement(s) {', '.join(str(i + 1) for i in written)} written as text, counted unfulfilled"
+               if written else "no requirement written out as text")
+              + ("; the prompt itself is written out as text" if prompt_written else ""),
+              written=list(written), prompt_written=prompt_written)
+
+
+def _injection_metric(injection: Any, total: int) -> MetricResult:
+    touched = injection.touched(total)
+    if not injection.found:
+        return _m(0.0, "no text addressed to the judge", indexes=[], whole=False)
+    what = ("addresses the judge as a whole: every requirement scores 0" if injection.whole
+            else f"touches requirement(s) {', '.join(str(i + 1) for i in touched)}, counted unfulfilled")
+    return _m(len(touched) / total, f"text in the picture {what} ('{injection.phrases[0]}')",
+              indexes=list(touched), whole=injection.whole, phrases=list(injection.phrases))
 
 
 def score_response(

@@ -52,7 +52,7 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 #: a value in the environment wins over the same name in ``.env`` (see :func:`svgkit.config.get_settings`).
 HERMETIC_BLANK: tuple[str, ...] = (
     "FIREWORKS_API_KEY", "OPENAI_API_KEY", "SVGKIT_JUDGE_API_KEY", "FIREWORKS_ACCOUNT_ID",
-    "SVGKIT_JUDGE_MODEL", "SVGKIT_JUDGE_BASE_URL", "SVGKIT_GENERATION_BASE_URL", "SVGKIT_EVAL_MODEL",
+    "SVGKIT_JUDGE_MODEL", "SVGKIT_JUDGE_BASE_URL", "SVGKIT_GENERATION_BASE_URL", "SVGKIT_EVAL_MODEL", "SVGKIT_JUDGE",
 )
 
 

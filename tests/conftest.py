@@ -20,7 +20,7 @@ def _offline_env(monkeypatch, tmp_path):
                 "SVGKIT_JUDGE_MODEL", "SVGKIT_JUDGE_BASE_URL", "SVGKIT_GENERATION_BASE_URL",
                 "SVGKIT_ROLLOUT_SERVER_URL", "SVGKIT_ROLLOUT_MODEL_BASE_URL", "EP_REMOTE_API_KEY",
                 "EP_REMOTE_ROLLOUT_PROCESSOR_BASE_URL", "EP_MODEL_BASE_URL", "FW_TRACING_GATEWAY_BASE_URL",
-                "FIREWORKS_API_BASE", "FIREWORKS_BASE_URL"):
+                "FIREWORKS_API_BASE", "FIREWORKS_BASE_URL", "SVGKIT_JUDGE"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("SVGKIT_MODE", "offline")
     monkeypatch.setenv("SVGKIT_OUTPUT_DIR", str(tmp_path / "outputs"))

@@ -88,7 +88,8 @@ def test_evaluator_offline_under_pytest_scores_every_example(tmp_path):
 def test_evaluator_live_rollouts_go_to_the_configured_endpoint_without_leaking_the_key(chat_standin, tmp_path):
     rows = dataset.to_eval_rows(dataset.load_bundled_prompts()[:2])
     dataset.write_rows(rows, output_path(FILES.train))
-    env = {"SVGKIT_MODE": "", "FIREWORKS_API_KEY": KEY, "OPENAI_API_KEY": "", "SVGKIT_GENERATION_BASE_URL": ""}
+    env = {"SVGKIT_MODE": "", "FIREWORKS_API_KEY": KEY, "OPENAI_API_KEY": "", "SVGKIT_GENERATION_BASE_URL": "",
+           "SVGKIT_JUDGE": "rule"}  # no judge key: the rule judge scores live rollouts only when chosen
     seen = []  # what the server received, secrets included (its records never hold them)
     chat_standin.responder = lambda request: seen.append(json.dumps(request.headers)) or Completion(SVG_OK)
     env["SVGKIT_GENERATION_BASE_URL"] = chat_standin.base_url
@@ -103,6 +104,24 @@ def test_evaluator_live_rollouts_go_to_the_configured_endpoint_without_leaking_t
     assert {s.row_id for s in run.scores} == {"row_0", "row_1"} and all(s.valid for s in run.scores)
     written = "".join(p.read_text(errors="replace") for p in (tmp_path / "ep").rglob("*") if p.is_file())
     assert KEY not in written and KEY not in run.summary
+    assert run.judges == ("rule",), "every row says which judge scored it"
+
+
+def test_evaluator_refuses_live_rollouts_when_no_judge_was_chosen(chat_standin, tmp_path):
+    dataset.write_rows(dataset.to_eval_rows(dataset.load_bundled_prompts()[:2]), output_path(FILES.train))
+    env = {"SVGKIT_MODE": "", "FIREWORKS_API_KEY": KEY, "OPENAI_API_KEY": "",
+           "SVGKIT_GENERATION_BASE_URL": chat_standin.base_url}
+    chat_standin.responder = lambda request: Completion(SVG_OK)
+    spend = with_spending(True, get_settings(env, read_dotenv=False))
+    plan = evaluation.evaluator_plan(spend)
+    assert plan.mode == "live" and plan.judge is not None and plan.judge.refused
+    run = evaluation.run_evaluator(output_dir=tmp_path / "ep", env=env, settings=spend)
+    assert run.returncode != 0 and run.scores == ()
+    assert chat_standin.chat_requests == [], "it stops before a single rollout is paid for"
+    assert "JudgeNotChosenError" in run.output and "OPENAI_API_KEY" in run.output and "secret" in run.output
+    assert KEY not in run.output
+    # the bundled examples offline still use the rule judge, unasked
+    assert evaluation.evaluator_plan(get_settings({}, read_dotenv=False)).judge.judge == "rule"
 
 
 def test_read_results_takes_the_latest_row_scores(tmp_path):

@@ -152,13 +152,15 @@ OLD_NAMES = ["COLOUR_WORDS", "REQUIREMENT_KINDS", "CoverageReport", "InkStats", 
              "JudgeUsage", "RequirementVerdict", "RuleJudge", "Verdict", "VisionJudge", "ajudge",
              "default_judge", "ink_stats", "judge", "requirement_kind", "rule_coverage", "svg_texts",
              "token_cost", "written_requirements"]
-MODULES = ["svgkit.guards", "svgkit.reading", "svgkit.judge.api", "svgkit.judge.base", "svgkit.judge.cache",
+NEW_NAMES = ["JudgeChoice", "JudgeNotChosenError", "choose_judge"]  # the judge choice (reward-safety issue)
+MODULES = ["svgkit.guards", "svgkit.reading", "svgkit.canaries", "svgkit.judge.api", "svgkit.judge.base",
+           "svgkit.judge.cache",
            "svgkit.judge.evidence", "svgkit.judge.records", "svgkit.judge.requirements", "svgkit.judge.rules",
            "svgkit.judge.vision"]
 
 
 def test_every_import_of_the_single_module_judge_still_works():
-    assert judge_pkg.__all__ == sorted(OLD_NAMES, key=_isort_key)
+    assert judge_pkg.__all__ == sorted(OLD_NAMES + NEW_NAMES, key=_isort_key)
     for name in OLD_NAMES:
         assert getattr(judge_pkg, name) is not None
 
@@ -197,3 +199,77 @@ def test_no_private_name_is_imported_from_another_module(name):
         if isinstance(node, ast.ImportFrom) and node.module not in ("_aio", "_thread"):
             private = [a.name for a in node.names if a.name.startswith("_")]
             assert not private, f"{name} imports {private} from {node.module}"
+
+
+# ------------------------------------------------------------------ which judge scores (never the wrong one)
+FW = "fw-test-not-a-real-key"
+
+
+def _choice(env, *, live_rollouts):
+    from svgkit.judge import choose_judge
+
+    return choose_judge(get_settings(env, read_dotenv=False), live_rollouts=live_rollouts)
+
+
+def test_live_rollouts_without_a_judge_key_are_refused_with_how_to_fix_it():
+    from svgkit.judge import JudgeNotChosenError
+
+    choice = _choice({"FIREWORKS_API_KEY": FW}, live_rollouts=True)
+    assert choice.refused and not choice.safe_for_training
+    for needed in ("OPENAI_API_KEY", "SVGKIT_JUDGE_API_KEY", "Fireworks", "secret", "SVGKIT_JUDGE=rule"):
+        assert needed in choice.error, needed
+    with pytest.raises(JudgeNotChosenError, match="OPENAI_API_KEY"):
+        default_judge(get_settings({"FIREWORKS_API_KEY": FW}, read_dotenv=False), live_rollouts=True)
+    assert FW not in choice.error and FW not in choice.describe()
+
+
+def test_the_rule_judge_scores_live_rollouts_only_when_chosen():
+    chosen = _choice({"FIREWORKS_API_KEY": FW, "SVGKIT_JUDGE": "rule"}, live_rollouts=True)
+    assert not chosen.refused and chosen.judge == "rule" and not chosen.safe_for_training
+    assert "SVGKIT_JUDGE=rule" in chosen.describe() and "not a training reward" in chosen.describe()
+    judge_ = default_judge(get_settings({"FIREWORKS_API_KEY": FW, "SVGKIT_JUDGE": " Rule "}, read_dotenv=False),
+                           live_rollouts=True)
+    assert isinstance(judge_, RuleJudge)
+    # chosen even with a judge key: the choice wins, and says so
+    keyed = _choice({"OPENAI_API_KEY": "sk-test", "SVGKIT_JUDGE": "rule"}, live_rollouts=True)
+    assert keyed.judge == "rule" and not keyed.refused
+
+
+def test_offline_default_and_vision_choices():
+    offline = _choice({}, live_rollouts=False)  # the offline notebooks and tests
+    assert offline.judge == "rule" and not offline.refused and "offline" in offline.describe()
+    vision = _choice({"OPENAI_API_KEY": "sk-test"}, live_rollouts=True)
+    assert vision.judge == "vision" and vision.safe_for_training and vision.key_name == "OPENAI_API_KEY"
+    assert "vision judge" in vision.describe() and "sk-test" not in vision.describe()
+    other = _choice({"SVGKIT_JUDGE_API_KEY": "k", "OPENAI_API_KEY": "sk"}, live_rollouts=True)
+    assert other.key_name == "SVGKIT_JUDGE_API_KEY"
+    insisted = _choice({"SVGKIT_JUDGE": "vision"}, live_rollouts=False)
+    assert insisted.refused and "SVGKIT_JUDGE=vision" in insisted.error
+    with pytest.raises(ValueError, match="SVGKIT_JUDGE must be"):
+        get_settings({"SVGKIT_JUDGE": "gpt"}, read_dotenv=False)
+
+
+def test_the_mode_banner_says_the_rule_judge_was_chosen():
+    from svgkit.config import describe_mode
+
+    rows = {r.step: r for r in describe_mode(get_settings({"OPENAI_API_KEY": "sk", "SVGKIT_JUDGE": "rule"},
+                                                          read_dotenv=False))}
+    assert rows["judge"].mode == "offline" and "SVGKIT_JUDGE=rule" in rows["judge"].does
+
+
+def test_the_mode_banner_warns_when_live_rollouts_have_no_judge():
+    from svgkit.config import describe_mode
+
+    rows = {r.step: r for r in describe_mode(get_settings({"FIREWORKS_API_KEY": FW}, read_dotenv=False))}
+    assert rows["generate"].mode == "live" and "refuses" in rows["judge"].does
+    offline = {r.step: r for r in describe_mode(get_settings({}, read_dotenv=False))}
+    assert "refuses" not in offline["judge"].does
+
+
+def test_insisting_on_the_vision_judge_with_spending_off_says_why():
+    from svgkit.config import with_spending
+    from svgkit.judge import choose_judge
+
+    held = choose_judge(with_spending(False, get_settings({"OPENAI_API_KEY": "sk", "SVGKIT_JUDGE": "vision"},
+                                                         read_dotenv=False)))
+    assert held.refused and "spending is not enabled" in held.error and "no judge key" not in held.error

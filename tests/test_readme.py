@@ -65,3 +65,20 @@ def test_readme_names_the_commands_the_makefile_has():
         assert re.search(rf"^{target}:", makefile, re.M), f"README mentions make {target}: no such Makefile target"
     for target in ("tutorial", "test", "lab", "notebooks", "browser-check"):
         assert f"make {target}" in readme
+
+
+def test_the_rule_judges_calibration_figures_are_notebook_02s():
+    """The README quotes the calibration that notebook 02 saves (nbval proves the notebook matches the code)."""
+    import json
+
+    nb = json.loads((REPO / "notebooks" / "02_local_evaluation.ipynb").read_text(encoding="utf-8"))
+    outputs = "".join(o.get("text", "") if isinstance(o.get("text"), str) else "".join(o.get("text", []))
+                      for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", []))
+    m = re.search(r"rule: \d+ requirements of \d+ answers; accuracy ([\d.]+), kappa ([\d.]+).*?decided (\d+)% "
+                  r"\(accuracy there ([\d.]+)\); score MAE [\d.]+, bias ([-+\d.]+)", outputs)
+    assert m, "notebook 02 shows the rule judge's calibration summary"
+    acc, kappa, decided, there, bias = (float(g) for g in m.groups())
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    assert f"agrees with the labels on {acc * 100:.0f}% of requirements" in readme
+    assert f"Cohen's kappa {kappa:.2f}; {there * 100:.1f}% on the {decided:.0f}% it decides" in readme
+    assert f"score bias {bias:+.2f}" in readme

@@ -107,8 +107,9 @@ def test_without_svg_reads_pixels_only(scene):
 
 def test_without_locating_text_a_label_position_is_undecided(scene):
     v = RuleJudge(locate_text=False).judge(scene, ["The title 'Farm Day' appears at the top.",
-                                                   "A sign reads 'Farm Day'."])
-    assert [(i.fulfilled, i.decided) for i in v.items] == [(False, False), (True, True)]
+                                                   "The words 'Farm Day' are written.", "A sign reads 'Farm Day'."])
+    # the text is there; where it is, and whether a sign carries it, was not measured
+    assert [(i.fulfilled, i.decided) for i in v.items] == [(False, False), (True, True), (False, False)]
     assert "position could not be measured" in v.items[0].reason
 
 
@@ -148,10 +149,15 @@ def test_colour_with_shape(shapes):
 
 
 def test_text_colour(shapes, scene):
-    v = rule(shapes, ["The labels are white.", "The button reads 'Go' in white text.",
-                      "The button reads 'Go' in black letters.", "The word 'Go' is written in cream or white letters."])
+    v = rule(shapes, ["The labels are white.", "The word 'Go' is written in white text.",
+                      "The word 'Go' is written in black letters.",
+                      "The word 'Go' is written in cream or white letters."])
     assert [i.fulfilled for i in v.items] == [True, True, False, True]
     assert all(i.decided for i in v.items)
+    # 'Go' stands alone on the empty canvas: no button is drawn under or beside it
+    v = rule(shapes, ["The button reads 'Go' in white text.", "The button reads 'Go' in black letters."])
+    assert [(i.fulfilled, i.decided) for i in v.items] == [(False, False), (False, True)]
+    assert "alone" in v.items[0].reason
     v = rule(scene, ["The labels are red."])  # "Farm Day" black, "Open 9-5" white
     assert not v.items[0].fulfilled and v.items[0].decided
 
@@ -233,11 +239,13 @@ def test_inventory_reads_inherited_paints_gradients_and_what_is_not_drawn():
 
 def test_evidence_locates_texts_and_flags_spelled_out_ones(scene):
     ev = gather_evidence(scene.png, scene.svg, ["The sign says Open 9-5 to all visitors."])
-    (title, box), (hours, _) = ev.texts
-    assert title == "Farm Day" and box[1] < 0.2 and ev.has_svg and not ev.tiny
+    title, hours = ev.texts
+    assert title.text == "Farm Day" and title.box[1] < 0.2 and ev.has_svg and not ev.tiny
+    assert title.visible and hours.visible
+    assert not title.anchored and hours.anchored  # the title floats on the sky, the hours sit on the grass
     assert ev.spelled_out == frozenset()
     ev = gather_evidence(scene.png, scene.svg, ["A farm day sign."], locate_text=False)
-    assert all(b is None for _, b in ev.texts)
+    assert all(t.box is None and t.visible is None for t in ev.texts)
 
 
 # ------------------------------------------------------------------ coverage
@@ -325,3 +333,61 @@ def test_rule_table_ties_coverage_to_decisions_on_svgbench(bundled_evidence, sha
         for r in requirements:
             _check_tie(r, evidence, used)
     assert {"labels", "colours named", "holistic", "negated"} <= used
+
+
+# ------------------------------------------------------------------ the holes the review found, one test each
+_LABEL_ON_CANVAS = ('<svg xmlns="http://www.w3.org/2000/svg" width="400" height="300"><rect width="400" height="300" '
+                    'fill="#ffffff"/><rect x="8" y="8" width="384" height="284" fill="none" stroke="#7f8c8d" '
+                    'stroke-width="6"/>{body}</svg>')
+
+
+@pytest.mark.parametrize("hidden", [
+    '<text x="200" y="150" font-size="20" opacity="0">Closed</text>',
+    '<text x="200" y="150" font-size="20" display="none">Closed</text>',
+    '<defs><text id="t" x="200" y="150" font-size="20">Closed</text></defs>',
+    '<text x="200" y="150" font-size="20" fill="#ffffff">Closed</text>',
+    '<text x="900" y="150" font-size="20">Closed</text>',
+    '<text x="200" y="150" font-size="20" visibility="hidden">Closed</text>',
+])
+def test_a_label_the_picture_does_not_show_earns_nothing(hidden):
+    res = render_png(_LABEL_ON_CANVAS.format(body=hidden))
+    assert res.ok, res.error
+    (item,) = rule(res, ["A sign reads 'Closed'."]).items
+    assert item.decided and not item.fulfilled and "does not show" in item.reason
+    shown = render_png(_LABEL_ON_CANVAS.format(body='<text x="200" y="150" font-size="20">Closed</text>'))
+    assert "does not show" not in rule(shown, ["The word 'Closed' is written."]).items[0].reason
+
+
+def test_a_quoted_label_alone_does_not_fulfil_what_it_says_about_an_object():
+    alone = render_png(_LABEL_ON_CANVAS.format(body='<text x="200" y="150" font-size="16">Wed</text>'))
+    (item,) = rule(alone, ["The 'Wed' bar is the tallest."]).items
+    assert not item.fulfilled  # necessary, not sufficient: no bar is drawn
+    bars = ''.join(f'<rect x="{60 + 60 * i}" y="{250 - h}" width="40" height="{h}" fill="#1e88e5"/>'
+                   f'<text x="{65 + 60 * i}" y="270" font-size="14">{d}</text>'
+                   for i, (d, h) in enumerate([("Mon", 60), ("Tue", 90), ("Wed", 180)]))
+    drawn = render_png(_LABEL_ON_CANVAS.format(body=bars))
+    assert rule(drawn, ["A bar chart labelled 'Mon', 'Tue' and 'Wed'."]).items[0].fulfilled
+
+
+def test_a_colour_needs_a_connected_patch_not_scattered_pixels():
+    import random
+
+    rng = random.Random(5)
+    dust = "".join(f'<rect x="{rng.randint(200, 390)}" y="{rng.randint(0, 140)}" width="3" height="3" fill="#ffd700"/>'
+                   for _ in range(300))
+    scattered = render_png(_LABEL_ON_CANVAS.format(body=dust))
+    patch = render_png(_LABEL_ON_CANVAS.format(body='<circle cx="330" cy="60" r="35" fill="#ffd700"/>'))
+    req = ["A yellow sun is in the top-right corner."]
+    assert not rule(scattered, req).items[0].fulfilled
+    assert rule(patch, req).items[0].fulfilled
+
+
+def test_the_work_on_one_answer_is_bounded_and_says_so():
+    texts = "".join(f'<text x="{(i * 37) % 380}" y="{20 + (i * 11) % 270}" font-size="9">Open {i}</text>'
+                    for i in range(1500))
+    res = render_png(_LABEL_ON_CANVAS.format(body=texts))
+    assert res.ok, res.error
+    v = RuleJudge(budget_s=0.05).judge(res, ["A sign reads 'Open'.", "The background is white."], svg=res.svg)
+    assert v.valid and v.undecided == (0, 1) and all("budget ran out" in i.reason for i in v.items)
+    with pytest.raises(ValueError, match="budget_s"):
+        RuleJudge(budget_s=0)

@@ -3,7 +3,9 @@
 Two judges share one interface (:class:`Judge`) and one result type (:class:`Verdict`):
 :class:`VisionJudge` (live: a vision LLM on an OpenAI-compatible endpoint) and
 :class:`RuleJudge` (offline: deterministic rules over the SVG and its pixels, undecided where
-they cannot tell). :func:`judge` / :func:`default_judge` pick the one for the current mode.
+they cannot tell). :func:`choose_judge` says which one scores (and refuses live rollouts
+scored by the rule judge unless ``SVGKIT_JUDGE=rule``); :func:`judge` / :func:`default_judge`
+use it.
 
 Modules: :mod:`~svgkit.judge.records` (verdicts), :mod:`~svgkit.judge.cache`,
 :mod:`~svgkit.judge.base` (the :class:`Judge` base), :mod:`~svgkit.judge.vision`,
@@ -18,7 +20,7 @@ older imports.
 from ..guards import InkStats, ink_stats, written_requirements
 from ..pricing import token_cost
 from ..reading import svg_texts
-from .api import ajudge, default_judge, judge
+from .api import JudgeChoice, JudgeNotChosenError, ajudge, choose_judge, default_judge, judge
 from .base import Judge
 from .cache import JudgeCache
 from .records import JudgeUsage, RequirementVerdict, Verdict
@@ -33,12 +35,15 @@ __all__ = [
     "InkStats",
     "Judge",
     "JudgeCache",
+    "JudgeChoice",
+    "JudgeNotChosenError",
     "JudgeUsage",
     "RequirementVerdict",
     "RuleJudge",
     "Verdict",
     "VisionJudge",
     "ajudge",
+    "choose_judge",
     "default_judge",
     "ink_stats",
     "judge",

@@ -1,36 +1,49 @@
 """What a rendered picture shows, as the rule judge's rules read it: :class:`Evidence`.
 
 :func:`gather_evidence` measures it once per picture: pixel facts (colour classes, their
-shares overall, on the border and per :data:`REGIONS` box, the tiny-drawing guard) and one
-inventory of the SVG's drawn elements (:class:`Inventory`: shapes, paints, texts and where
-the texts are drawn), which every rule shares.
+shares overall, on the border and per :data:`REGIONS` box, solid patches of a colour, the
+tiny-drawing and noise/swatch guards) and one inventory of the SVG's drawn elements
+(:class:`Inventory`: shapes, paints, texts), which every rule shares.
+
+Text counts only where the picture shows it (:func:`see_texts`): each ``<text>`` is located by
+a colour-coded render and compared with the picture drawn without any text, so a text that is
+transparent, hidden, inside ``<defs>``, clipped away, covered, off the canvas or drawn in the
+colour it sits on is *not seen*. A seen text is *anchored* when it sits on or beside something
+drawn, not alone on the empty canvas.
+
+The work is bounded (:class:`Deadline`): at most ``JUDGE.rule_max_texts`` texts are read and
+everything stops after ``JUDGE.rule_budget_s`` seconds with :class:`RuleBudgetExceeded`.
 """
 
 import logging
 import re
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from ..config import JUDGE
-from ..guards import ink_stats, spelled_out_texts
-from ..reading import element_text, load_rgb, local_name, parse_svg_tree
+from ..config import JUDGE, LIMITS
+from ..guards import ClutterStats, clutter_stats, ink_stats, spelled_out_texts, text_free_png
+from ..reading import element_text, load_rgb, local_name, open_mask, parse_svg_tree
 
 __all__ = [
     "REGIONS",
     "SHAPE_GROUPS",
+    "Deadline",
     "DrawnElement",
     "Evidence",
     "Inventory",
+    "RuleBudgetExceeded",
+    "SeenText",
     "colour_masks",
     "colours_in",
     "gather_evidence",
     "in_region",
     "inventory",
-    "locate_texts",
+    "see_texts",
 ]
 
 logger = logging.getLogger(__name__)
@@ -309,45 +322,251 @@ def inventory(root: Any) -> Inventory:
     return Inventory(tuple(elements))
 
 
-def locate_texts(root: Any, count: int) -> list[_Box | None]:
-    """Where each of the first ``count`` non-empty ``<text>`` elements is drawn, by one colour-coded render.
+class RuleBudgetExceeded(RuntimeError):
+    """The rule judge's work on one answer ran past its budget (``JUDGE.rule_budget_s``)."""
 
-    Every other element is hidden and each text painted in its own colour; a text that draws
-    no pixel (or any text, when the render fails) gets ``None``.
+
+class Deadline:
+    """A budget of work seconds for one answer: the CPU time of the thread doing it plus the time it
+    waits for its evidence renders.
+
+    The thread's CPU time (:func:`time.thread_time`) rather than the wall clock, so a busy machine
+    does not turn an honest answer undecided; the renders it waits for (in worker processes) are
+    counted as they take, each limited to what is left of the budget and never retried, so an SVG
+    that is slow to draw runs the budget out instead of the clock. Create and use it in one thread.
+
+    Args:
+        seconds: The budget (``None``: unbounded).
     """
+
+    def __init__(self, seconds: float | None = JUDGE.rule_budget_s) -> None:
+        self.seconds = seconds
+        self._start = time.thread_time()
+        self._waited = 0.0
+
+    def spent(self) -> float:
+        """Work seconds spent so far (CPU time plus render waits)."""
+        return time.thread_time() - self._start + self._waited
+
+    def remaining(self) -> float:
+        """Work seconds left (``inf`` when unbounded)."""
+        return float("inf") if self.seconds is None else self.seconds - self.spent()
+
+    def check(self, step: str) -> None:
+        """Raise :class:`RuleBudgetExceeded` when the budget is spent.
+
+        Raises:
+            RuleBudgetExceeded: Past the budget, naming ``step``.
+        """
+        if self.remaining() <= 0:
+            raise RuleBudgetExceeded(f"the rule judge's {self.seconds:g} s budget ran out while {step}: "
+                                     "needs a vision judge")
+
+    def render_timeout(self) -> float:
+        """The timeout of a render the work asks for: what is left of the budget, at most
+        ``LIMITS.render_timeout_s`` (checking the budget first)."""
+        self.check("rendering")
+        return max(0.05, min(LIMITS.render_timeout_s, self.remaining()))
+
+    def render(self, draw: Any) -> Any:
+        """Call ``draw(timeout_s)`` (a render on this budget, not retried) and count the wait.
+
+        Raises:
+            RuleBudgetExceeded: The budget was spent before it, or by it.
+        """
+        timeout = self.render_timeout()
+        start = time.monotonic()
+        try:
+            return draw(timeout)
+        finally:
+            self._waited += time.monotonic() - start
+
+
+@dataclass(frozen=True)
+class SeenText:
+    """One non-empty ``<text>`` element and whether the picture shows it.
+
+    Attributes:
+        text: Its text (tspans joined).
+        box: Where its visible glyphs are, as ``(x0, y0, x1, y1)`` fractions of the canvas
+            (``None``: not seen, or not measured).
+        visible: Seen in the picture: on the canvas, not hidden, clipped or covered, with
+            enough contrast to what is behind it (``None``: not measured).
+        anchored: Seen on or beside something drawn rather than alone on the empty canvas
+            (``None``: not measured).
+        fill: The colours of its (inherited) fill, as the SVG says.
+        painted: The SVG draws it (not in ``<defs>``, not under ``display:none``).
+        why: Why it is not seen (``""`` when it is, or was not measured).
+    """
+
+    text: str
+    box: _Box | None = None
+    visible: bool | None = None
+    anchored: bool | None = None
+    fill: tuple[_RGB, ...] = ()
+    painted: bool = True
+    why: str = ""
+
+    @property
+    def shown(self) -> bool:
+        """Seen, or (when not measured) drawn by the SVG."""
+        return self.visible if self.visible is not None else self.painted
+
+
+# On a black canvas, text i is drawn in rgb(8a+4, 255, 8b+4) with (a, b) = divmod(i, 31). A pixel the
+# text covers by a share c reads (c(8a+4), 255c, c(8b+4)): green gives c, so edge pixels decode too,
+# and neighbouring ids differ by 8 in a channel, so rounding never turns one text's pixel into another's.
+_CODE_STEP = 8
+_CODE_BASE = 31
+_CODED_LIMIT = _CODE_BASE * _CODE_BASE
+_KEEP_INSIDE = frozenset({"clipPath", "mask"})  # shapes there shape the clip or mask, they are not drawn
+
+
+def _coded_svg(root: Any, stroked: Sequence[bool] = ()) -> tuple[str, int]:
+    """The SVG with every shape hidden, every opacity 1 and each ``<text>`` in its own colour
+    (its outline too where ``stroked`` says it has one)."""
     from lxml import etree
 
+    code_root = etree.fromstring(etree.tostring(root))
+    drawables = {"rect", "circle", "ellipse", "line", "polyline", "polygon", "path", "image", "use"}
+
+    def inside_clip(el: Any) -> bool:
+        return any(local_name(a.tag) in _KEEP_INSIDE for a in el.iterancestors())
+
+    texts = [el for el in code_root.iter() if local_name(el.tag) == "text" and element_text(el)]
+    for el in code_root.iter():
+        tag = local_name(el.tag)
+        if tag in drawables and not inside_clip(el):
+            el.set("style", "visibility:hidden;display:none")
+        elif tag in ("g", "svg", "a", "switch") and not inside_clip(el):
+            el.set("opacity", "1")  # where a text is drawn; whether it shows is measured on the real picture
+            style = "".join(f"{kv};" for kv in (el.get("style") or "").split(";")
+                            if kv.strip() and not kv.strip().lower().startswith(("opacity", "fill-opacity")))
+            el.set("style", style + "opacity:1")
+    for i, el in enumerate(texts[:_CODED_LIMIT]):
+        a, b = divmod(i, _CODE_BASE)
+        colour = f"rgb({_CODE_STEP * a + 4},255,{_CODE_STEP * b + 4})"
+        stroke = f"stroke:{colour};stroke-opacity:1" if i < len(stroked) and stroked[i] else "stroke:none"
+        for sub in el.iter():
+            sub.set("style", f"fill:{colour};{stroke};opacity:1;fill-opacity:1;visibility:visible;display:inline")
+    black = etree.Element("{http://www.w3.org/2000/svg}rect", x="-100%", y="-100%", width="300%", height="300%",
+                          fill="#000000", style="fill:#000000;opacity:1")
+    code_root.insert(0, black)
+    return etree.tostring(code_root, encoding="unicode"), len(texts)
+
+
+def _glyph_ids(png: bytes) -> np.ndarray:
+    """Per pixel of the locating render: the index of the text drawn there, or -1."""
+    rgb = load_rgb(png).astype(np.float64)
+    cover = rgb[..., 1] / 255.0
+    coded = cover >= 0.35
+    safe = np.maximum(cover, 1e-6)
+    a = np.rint((rgb[..., 0] / safe - 4) / _CODE_STEP).astype(np.int64)
+    b = np.rint((rgb[..., 2] / safe - 4) / _CODE_STEP).astype(np.int64)
+    ok = coded & (a >= 0) & (a < _CODE_BASE) & (b >= 0) & (b < _CODE_BASE)
+    return np.where(ok, a * _CODE_BASE + b, -1)
+
+
+def _sharp(a: np.ndarray, axis: int) -> np.ndarray:
+    """Where neighbouring pixels along ``axis`` differ sharply (an outline, an edge: not a gradient)."""
+    return np.abs(np.diff(a, axis=axis)).max(axis=-1) > JUDGE.edge_contrast
+
+
+def _backdrop(free: np.ndarray) -> np.ndarray:
+    """The picture's most common colour (quantised to 16 levels a channel): its empty canvas."""
+    q = (free[..., :3].astype(np.int64) >> 4)
+    codes = (q[..., 0] << 8) | (q[..., 1] << 4) | q[..., 2]
+    top = int(np.bincount(codes.ravel(), minlength=4096).argmax())
+    return np.array([top >> 8, (top >> 4) & 15, top & 15], dtype=np.int64)
+
+
+def _anchored(free: np.ndarray, box: tuple[int, int, int, int], backdrop: np.ndarray | None = None) -> bool:
+    """Whether the text at ``box`` (pixels) sits on or beside something drawn, in the text-free picture.
+
+    Beside: sharp edges (outlines, shapes; not a gradient) within three times its height. On: most
+    of what is under it is not the picture's backdrop (its most common colour: the grass a sign
+    stands in, a banner), or a sharp edge on at least three of the four straight lines from it to
+    the canvas edges (it is enclosed by a shape: a sign, a card, a button).
+    """
+    h, w = free.shape[:2]
+    x0, y0, x1, y1 = box
+    f = free.astype(np.int16)
+    m = max(3 * (y1 - y0), int(0.02 * min(h, w)), 2)
+    win = f[max(0, y0 - m):min(h, y1 + m), max(0, x0 - m):min(w, x1 + m)]
+    if int(_sharp(win, 1).sum()) + int(_sharp(win, 0).sum()) >= 10:
+        return True
+    if backdrop is not None and y1 > y0 and x1 > x0:
+        under = free[y0:y1, x0:x1, :3].astype(np.int64) >> 4
+        if float((under == backdrop).all(axis=-1).mean()) < 0.5:
+            return True
+    cy, cx = (y0 + y1) // 2, (x0 + x1) // 2
+    rays = (f[cy, :x0][::-1], f[cy, x1:], f[:y0, cx][::-1], f[y1:, cx])
+    return sum(1 for r in rays if len(r) > 1 and bool(_sharp(r, 0).any())) >= 3
+
+
+def see_texts(root: Any, dom: "Inventory", rgb: np.ndarray | None, free_rgb: np.ndarray | None, *,
+              deadline: Deadline | None = None) -> list[SeenText]:
+    """Where the picture shows each non-empty ``<text>`` (see the module docs).
+
+    Args:
+        root: The SVG tree.
+        dom: Its inventory (the texts and their fills, in document order).
+        rgb: The picture as judged.
+        free_rgb: The picture drawn without its texts (``None``: whether a text shows is
+            then not measured, only where it would be drawn).
+        deadline: The work budget.
+
+    Raises:
+        RuleBudgetExceeded: The budget ran out.
+    """
     from ..render import render_png
 
-    boxes: list[_Box | None] = [None] * count
-    code_root = etree.fromstring(etree.tostring(root))
-    text_els = [el for el in code_root.iter() if local_name(el.tag) == "text" and element_text(el)]
-    drawables = {"rect", "circle", "ellipse", "line", "polyline", "polygon", "path", "image", "use"}
-    for el in code_root.iter():
-        if local_name(el.tag) in drawables:
-            el.set("style", "visibility:hidden;display:none")
-    for i, el in enumerate(text_els[:40000]):
-        colour = f"rgb({1 + i // 200},0,{1 + i % 200})"
-        for sub in el.iter():
-            sub.set("style", f"fill:{colour};stroke:none;opacity:1;fill-opacity:1;visibility:visible;"
-                             "display:inline")
-    try:
-        res = render_png(etree.tostring(code_root, encoding="unicode"))
-    except Exception:  # noqa: BLE001 - a failed locate only leaves positions undecided
-        logger.debug("text locating render failed", exc_info=True)
-        return boxes
+    texts = [e for e in dom.elements if e.kind == "text" and e.text]
+    deadline = deadline or Deadline(None)
+    coded, n = _coded_svg(root, [bool(e.stroke) for e in texts])
+    res = deadline.render(lambda t: render_png(coded, timeout_s=t, retry=False))
+    deadline.check("locating text")
     if not getattr(res, "ok", False) or not res.png:
-        return boxes
-    rgb = load_rgb(res.png).astype(np.int32)
-    h, w = rgb.shape[:2]
-    pure = (rgb[..., 1] == 0) & (rgb[..., 0] >= 1) & (rgb[..., 2] >= 1)
-    ids = np.where(pure, (rgb[..., 0] - 1) * 200 + (rgb[..., 2] - 1), -1)
-    for i in range(min(count, len(text_els))):
-        ys, xs = np.nonzero(ids == i)
-        if xs.size:
-            boxes[i] = (float(xs.min() / w), float(ys.min() / h), float((xs.max() + 1) / w),
-                        float((ys.max() + 1) / h))
-    return boxes
+        return [SeenText(e.text, fill=e.fill, painted=e.painted) for e in texts]
+    ids = _glyph_ids(res.png)
+    h, w = ids.shape
+    n = min(n, len(texts), _CODED_LIMIT)
+    located = (ids >= 0) & (ids < n)
+    counts = np.bincount(ids[located], minlength=n)
+    measured = rgb is not None and free_rgb is not None and rgb.shape[:2] == (h, w) == free_rgb.shape[:2]
+    if measured:
+        diff = np.abs(rgb.astype(np.int16) - free_rgb.astype(np.int16)).max(axis=2) >= JUDGE.text_min_contrast
+        shown = located & diff
+    else:
+        shown = located
+    backdrop = _backdrop(free_rgb) if measured else None  # type: ignore[arg-type]
+    ys, xs = np.nonzero(shown)
+    sid = ids[ys, xs]
+    seen = np.bincount(sid, minlength=n)
+    big = np.iinfo(np.int64).max
+    x0, y0 = np.full(n, big), np.full(n, big)
+    x1, y1 = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    np.minimum.at(x0, sid, xs)
+    np.maximum.at(x1, sid, xs + 1)
+    np.minimum.at(y0, sid, ys)
+    np.maximum.at(y1, sid, ys + 1)
+    out = []
+    for i, e in enumerate(texts):
+        if i % 64 == 0:
+            deadline.check("reading text")
+        if i >= n or counts[i] == 0:
+            out.append(SeenText(e.text, visible=False, anchored=False, fill=e.fill, painted=e.painted,
+                                why="it draws nothing on the canvas (hidden, clipped, empty or off the canvas)"))
+            continue
+        if seen[i] < 2 or seen[i] / counts[i] < JUDGE.text_visible_share:
+            out.append(SeenText(e.text, visible=False, anchored=False, fill=e.fill, painted=e.painted,
+                                why="it is transparent, covered, or the colour of what is behind it"))
+            continue
+        box_px = (int(x0[i]), int(y0[i]), int(x1[i]), int(y1[i]))
+        box = (box_px[0] / w, box_px[1] / h, box_px[2] / w, box_px[3] / h)
+        anchored = _anchored(free_rgb, box_px, backdrop) if measured else None  # type: ignore[arg-type]
+        out.append(SeenText(e.text, box, True if measured else None, anchored, e.fill, e.painted))
+    return out
 
 
 # ------------------------------------------------------------------------- evidence
@@ -361,11 +580,13 @@ class Evidence:
         masks: Colour class -> boolean pixel mask (``pale-*`` classes included).
         share: Colour class -> share of the canvas.
         border_share: Colour class -> share of a thin border around the canvas.
-        texts: Each non-empty ``<text>`` with where it is drawn (``None``: not measured).
+        texts: Each non-empty ``<text>``, and whether and where the picture shows it.
         spelled_out: Texts that spell out a requirement (a hack: not accepted as labels).
         has_svg: An SVG came with the picture (even an empty one).
         dom: The SVG's drawn elements (``None`` without a readable SVG).
         tiny: The drawing covers a tiny part of an empty canvas: too small to see anything in.
+        clutter: Whether the picture (without its text) is mostly noise or swatches.
+        text_limit: Why texts were not read (too many of them), else ``""``.
     """
 
     width: int
@@ -373,41 +594,66 @@ class Evidence:
     masks: dict[str, np.ndarray]
     share: dict[str, float]
     border_share: dict[str, float]
-    texts: tuple[tuple[str, _Box | None], ...]
+    texts: tuple[SeenText, ...]
     spelled_out: frozenset[str]
     has_svg: bool
     dom: Inventory | None = None
     tiny: bool = False
+    clutter: ClutterStats | None = None
+    text_limit: str = ""
+    _patches: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     def present(self, classes: Sequence[str]) -> bool:
         """Whether any of the colour ``classes`` covers at least ``JUDGE.colour_presence_share``."""
         return any(self.share.get(c, 0.0) >= JUDGE.colour_presence_share for c in classes)
 
+    def patches(self, colour_class: str) -> np.ndarray:
+        """The pixels of ``colour_class`` that belong to solid patches (see ``JUDGE.solid_patch_share``):
+        scattered pixels, thin lines and tiny swatches left out."""
+        if colour_class not in self._patches:
+            radius = max(1, round(JUDGE.solid_patch_share * min(self.width, self.height) / 2))
+            self._patches[colour_class] = open_mask(self.masks[colour_class], radius)
+        return self._patches[colour_class]
+
+    def has_patch(self, classes: Sequence[str]) -> bool:
+        """Whether one of ``classes`` forms a solid patch anywhere."""
+        return any(c in self.masks and bool(self.patches(c).any()) for c in classes)
+
     def region_share(self, classes: Sequence[str], region: str) -> float:
-        """The largest share of the :data:`REGIONS` box ``region`` that one of ``classes`` covers."""
+        """The largest share of the :data:`REGIONS` box ``region`` that the solid patches of one of
+        ``classes`` cover (not scattered pixels, thin lines or tiny swatches: see :meth:`patches`)."""
         x0, y0, x1, y1 = REGIONS[region]
         ys = slice(int(y0 * self.height), max(int(y1 * self.height), int(y0 * self.height) + 1))
         xs = slice(int(x0 * self.width), max(int(x1 * self.width), int(x0 * self.width) + 1))
         best = 0.0
         for c in classes:
-            m = self.masks[c][ys, xs]
-            best = max(best, float(m.mean()) if m.size else 0.0)
+            if c in self.masks and self.share.get(c, 0.0) > 0:
+                m = self.patches(c)[ys, xs]
+                best = max(best, float(m.mean()) if m.size else 0.0)
         return best
 
 
+def _unmeasured(dom: Inventory) -> tuple[SeenText, ...]:
+    return tuple(SeenText(e.text, fill=e.fill, painted=e.painted) for e in dom.elements if e.kind == "text" and e.text)
+
+
 def gather_evidence(png: bytes, svg: str | None, requirements: Sequence[str], *,
-                    locate_text: bool = True) -> Evidence:
+                    locate_text: bool = True, deadline: Deadline | None = None) -> Evidence:
     """Measure a rendered picture (and the SVG drawn, if given) for the rules.
 
     Args:
         png: The rendered PNG.
         svg: The sanitised SVG (``None``: judge the pixels only).
         requirements: The requirements being judged (texts spelling one out are not labels).
-        locate_text: Measure where each text is drawn (one extra render when there is text).
+        locate_text: Measure where each text is drawn and whether it shows (two extra renders
+            when there is text: a colour-coded one and one without text, shared with the reward's guard).
+        deadline: The work budget (default: ``JUDGE.rule_budget_s`` from now).
 
     Raises:
+        RuleBudgetExceeded: The budget ran out.
         Exception: The PNG cannot be read.
     """
+    deadline = deadline or Deadline()
     rgb = load_rgb(png)
     h, w = rgb.shape[:2]
     masks = _all_masks(rgb)
@@ -417,14 +663,34 @@ def gather_evidence(png: bytes, svg: str | None, requirements: Sequence[str], *,
     border[:bw, :] = border[-bw:, :] = True
     border[:, :bw] = border[:, -bw:] = True
     border_share = {k: float(m[border].mean()) for k, m in masks.items()}
-    texts: tuple[tuple[str, _Box | None], ...] = ()
+    deadline.check("reading colours")
+    texts: tuple[SeenText, ...] = ()
     spelled_out: frozenset[str] = frozenset()
     dom = None
+    text_limit = ""
+    free_png = png
     root = parse_svg_tree(svg) if svg else None
     if root is not None:
         dom = inventory(root)
-        boxes = locate_texts(root, len(dom.texts)) if locate_text and dom.texts else [None] * len(dom.texts)
-        texts = tuple(zip(dom.texts, boxes, strict=True))
-        spelled_out = spelled_out_texts(list(dom.texts), requirements)
+        deadline.check("reading the SVG")
+        if dom.texts:
+            free_png = deadline.render(lambda t: text_free_png(svg, png, timeout_s=t, retry=False))
+        n_texts = len(dom.texts)
+        if n_texts > JUDGE.rule_max_texts:
+            text_limit = (f"{n_texts:,} text elements, more than the {JUDGE.rule_max_texts} the rule judge reads: "
+                          "needs a vision judge")
+            texts = _unmeasured(dom)
+        elif locate_text and n_texts and free_png is png:
+            text_limit = "the picture could not be drawn without its text to see which texts show: needs a vision judge"
+            texts = _unmeasured(dom)
+        elif locate_text and n_texts:
+            texts = tuple(see_texts(root, dom, rgb, load_rgb(free_png), deadline=deadline))
+        else:
+            texts = _unmeasured(dom)
+        deadline.check("reading text")
+        if not text_limit:
+            spelled_out = spelled_out_texts(list(dom.texts), requirements)
+    clutter = clutter_stats(free_png)
+    deadline.check("measuring clutter")
     return Evidence(w, h, masks, share, border_share, texts, spelled_out, svg is not None, dom,
-                    ink_stats(png).tiny)
+                    ink_stats(png).tiny, clutter, text_limit)

@@ -18,6 +18,8 @@ class RequirementVerdict:
         fulfilled: Whether the judge says it is fulfilled (``False`` when undecided).
         reason: A short reason.
         decided: ``False`` when the judge could not decide (rule judge only).
+        written: The vision judge says the requirement is only written in the picture as text
+            rather than drawn (the reward then counts it as not fulfilled).
     """
 
     index: int
@@ -25,6 +27,7 @@ class RequirementVerdict:
     fulfilled: bool
     reason: str
     decided: bool = True
+    written: bool = False
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ class Verdict:
         cached: Whether it came from the cache (no call made).
         duration_s: Wall time spent getting it.
         attempts: Calls made (retries included).
+        transcription: The text the vision judge read in the picture (``""`` for other judges);
+            the hack guards read it beside the SVG's own text.
     """
 
     judge: str
@@ -63,6 +68,7 @@ class Verdict:
     cached: bool = False
     duration_s: float = 0.0
     attempts: int = 0
+    transcription: str = ""
 
     @classmethod
     def invalid(cls, judge: str, requirements: Sequence[str], error: str, **usage: Any) -> "Verdict":
@@ -75,6 +81,24 @@ class Verdict:
         if not self.valid or self.total <= 0:
             return 0.0
         return max(0, min(self.fulfilled, self.total)) / self.total
+
+    @property
+    def decided(self) -> int:
+        """Requirements the judge decided (all of them for a vision judge)."""
+        return max(0, self.total - len(self.undecided)) if self.valid else 0
+
+    @property
+    def decided_share(self) -> float:
+        """Share of the requirements decided. Below 1, :attr:`score` is a strict lower bound, not a
+        measurement: the undecided ones count as not fulfilled."""
+        return self.decided / self.total if self.total > 0 else 0.0
+
+    @property
+    def decided_score(self) -> float | None:
+        """``fulfilled / decided``: the score among what was decided (``None`` when nothing was)."""
+        if not self.valid or self.decided == 0:
+            return None
+        return max(0, min(self.fulfilled, self.decided)) / self.decided
 
     @property
     def itemised(self) -> bool:
@@ -97,12 +121,14 @@ class Verdict:
         return cls(**d)
 
     def with_unfulfilled(self, indexes: Iterable[int], reason: str) -> "Verdict":
-        """A copy where ``indexes`` are forced to not fulfilled with ``reason`` (hack guards)."""
+        """A copy where ``indexes`` are decided not fulfilled with ``reason`` (hack guards)."""
         idx = set(indexes)
         if not idx or not self.items:
             return self
-        items = tuple(replace(i, fulfilled=False, reason=reason) if i.index in idx else i for i in self.items)
-        return replace(self, items=items, fulfilled=sum(i.fulfilled for i in items))
+        items = tuple(replace(i, fulfilled=False, decided=True, reason=reason) if i.index in idx else i
+                      for i in self.items)
+        return replace(self, items=items, fulfilled=sum(i.fulfilled for i in items),
+                       undecided=tuple(u for u in self.undecided if u not in idx))
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from ..reading import content_words, quoted_phrases
 __all__ = [
     "COLOUR_WORDS",
     "REQUIREMENT_KINDS",
+    "TEXT_WORDS",
     "RequirementSpec",
     "parse_requirement",
     "requirement_kind",
@@ -48,6 +49,12 @@ _COLOUR_MODIFIERS = ("light", "pale", "dark", "deep", "bright", "soft", "warm", 
 _PALE_MODIFIERS = ("light", "pale", "soft")
 _DARK_MODIFIERS = ("dark", "deep")
 _NO_DARK_TINT = ("white", "yellow", "orange", "pink")  # "dark yellow" does not turn black
+
+#: Words that describe a quoted label itself ("the title", "in capital letters", "the first field shows"),
+#: not an object it must be drawn on: with only these left over, a label's requirement is about the text.
+TEXT_WORDS = frozenset("""capital capitals uppercase lowercase bold italic header heading headings title subtitle
+footnote caption name names number numbers first second third fourth fifth last order listed lists list
+hours date dates time price prices score total message slogan motto greeting words text texts label labels""".split())
 
 #: Counted nouns -> the primitive shape a count rule looks for.
 _SHAPE_NOUNS = {"circle": "circle", "circles": "circle", "dot": "dot", "dots": "dot", "square": "square",
@@ -95,8 +102,9 @@ _HOLISTIC_RE = re.compile(
     r"realistic|cartoon|friendly|professional|aesthetic|balanced|harmonious|minimal|cluttered|convey|"
     r"conveys|conveying|evoke|evokes|sense of|recogni[sz]able|vibrant|expression)\b", re.I)
 _NEGATED_RE = re.compile(r"\b(no|not|without|never|none|nothing|apart from|except)\b|n't\b", re.I)
-_SIZE_RE = re.compile(r"\b(larger|smaller|bigger|taller|shorter|wider|narrower|largest|smallest|biggest|"
-                      r"tallest|twice|half the (?:size|height|width)|same size)\b", re.I)
+_SIZE_RE = re.compile(r"\b(larger|smaller|bigger|taller|shorter|wider|narrower|longer|higher|lower than|largest|"
+                      r"smallest|biggest|tallest|shortest|longest|highest|lowest|widest|narrowest|twice|"
+                      r"half the (?:size|height|width)|same size)\b", re.I)
 _REL_RE = re.compile(r"\b(above|below|beneath|under|underneath|beside|next to|left of|right of|on top of|"
                      r"behind|in front of|inside|within|between|around|surround\w*|overlapping|attached)\b", re.I)
 

@@ -24,9 +24,19 @@ from ..config import JUDGE
 from ..reading import normalise_text
 from .base import Judge
 from .cache import JudgeCache
-from .evidence import Evidence, colour_masks, colours_in, gather_evidence, in_region
+from .evidence import (
+    SHAPE_GROUPS,
+    Deadline,
+    Evidence,
+    RuleBudgetExceeded,
+    SeenText,
+    colour_masks,
+    colours_in,
+    gather_evidence,
+    in_region,
+)
 from .records import RequirementVerdict, Verdict
-from .requirements import RequirementSpec, parse_requirement
+from .requirements import TEXT_WORDS, RequirementSpec, parse_requirement
 
 __all__ = [
     "RULES",
@@ -129,14 +139,14 @@ def _no_text_applies(spec: RequirementSpec) -> Coverage | None:
 
 
 def _no_text(spec: RequirementSpec, ev: Evidence, found: tuple[str, ...]) -> Outcome:
-    """"No text appears anywhere": decided by the ``<text>`` elements drawn."""
-    if ev.dom is None:
+    """"No text appears anywhere": decided by the ``<text>`` elements the picture shows."""
+    if ev.dom is None or ev.text_limit:
         return None
-    drawn = [p.text for p in ev.dom.painted_texts]
+    drawn = [t.text for t in ev.texts if t.shown]
     if drawn:
         return Decision(False, f"text '{drawn[0][:40]}' is drawn")
     if _few_words(spec):
-        return Decision(True, "no text element in the SVG")
+        return Decision(True, "no text in the picture" if ev.texts else "no text element in the SVG")
     return None
 
 
@@ -145,23 +155,34 @@ def _negated(spec: RequirementSpec, ev: Evidence, found: tuple[str, ...]) -> Out
     return Decision(None, "negated requirement: needs a vision judge")
 
 
+def _label_hits(q: str, texts: Sequence[SeenText]) -> list[SeenText]:
+    nq = normalise_text(q)
+    return [t for t in texts if _contains_text(normalise_text(t.text), nq)]
+
+
 def _labels(spec: RequirementSpec, ev: Evidence, found: tuple[str, ...]) -> Outcome:
-    """Quoted labels must be in the SVG's text (in the colour and region named); then it is fulfilled."""
+    """Quoted labels must be shown in the picture (in the colour and region named). They are necessary,
+    and sufficient only when the requirement asks for nothing else: a size needs a vision judge, and an
+    object or relation needs the label on or beside something drawn (:attr:`SeenText.anchored`)."""
     if not ev.has_svg:
         return Decision(None, "no SVG to read text from")
-    labels = [(t, normalise_text(t), b) for t, b in ev.texts if t not in ev.spelled_out]
-    joined = " ".join(n for _, n, _ in labels)
-    boxes_found: list[tuple[float, float, float, float] | None] = []
+    if ev.text_limit:
+        return Decision(None, ev.text_limit)
+    labels = [t for t in ev.texts if t.text not in ev.spelled_out]
+    shown = [t for t in labels if t.shown]
+    joined = " ".join(normalise_text(t.text) for t in shown)
+    found_hits: list[tuple[str, list[SeenText]]] = []
     for q in spec.labels:
-        nq = normalise_text(q)
-        hits = [b for _, n, b in labels if _contains_text(n, nq)]
-        if not hits and nq not in joined:
+        hits = _label_hits(q, shown)
+        if not hits and normalise_text(q) not in joined:
+            hidden = _label_hits(q, labels)
+            if hidden:
+                return Decision(False, f"text '{q}' is in the SVG but the picture does not show it: {hidden[0].why}")
             return Decision(False, f"no text '{q}' in the picture")
-        boxes_found.extend(hits or [None])
-        if spec.text_colour and ev.dom is not None:
+        found_hits.append((q, hits))
+        if spec.text_colour:
             word, tcls = spec.text_colour
-            fills = [p.fill for p in ev.dom.painted_texts if p.text not in ev.spelled_out
-                     and _contains_text(normalise_text(p.text), nq)]
+            fills = [t.fill for t in hits]
             if fills and all(f for f in fills) and not any(colours_in(f, tcls) for f in fills):
                 return Decision(False, f"text '{q}' is not {word}")
     refuted = _missing_colour(spec, ev)
@@ -169,15 +190,27 @@ def _labels(spec: RequirementSpec, ev: Evidence, found: tuple[str, ...]) -> Outc
         return refuted
     if spec.holistic:
         return _HOLISTIC
+    if spec.size:
+        return Decision(None, "text found, but comparing sizes needs a vision judge")
     where: list[str] = []
     if spec.region and not spec.relative:
-        boxes = [b for b in boxes_found if b is not None]
-        if len(boxes) < len(boxes_found) or not boxes:
+        boxes = [t.box for _, hits in found_hits for t in hits]
+        known = [b for b in boxes if b is not None]
+        if any(not hits for _, hits in found_hits) or len(known) < len(boxes) or not known:
             return Decision(None, "text found but its position could not be measured")
-        if not any(in_region(b, spec.region) for b in boxes):
+        if not any(in_region(b, spec.region) for b in known):
             return Decision(False, f"text found but not in the {spec.region}")
         where.append(f"text in the {spec.region}")
-    return Decision(True, "; ".join(where or ["text present"]))  # the labels are the substance of it
+    objects = [w for w in spec.residual if w not in TEXT_WORDS]
+    if spec.relative or objects:  # "a sign reads ...", "the label above the ring ..."
+        if any(not hits or any(t.anchored is None for t in hits) for _, hits in found_hits):
+            return Decision(None, "text found, but whether it is on what the requirement names was not measured")
+        alone = next((q for q, hits in found_hits if not any(t.anchored for t in hits)), None)
+        if alone is not None:
+            return Decision(None, f"text '{alone}' stands alone on the empty canvas: "
+                                  f"the {' '.join(objects[:3]) or 'object'} it belongs to needs a vision judge")
+        where.append("text drawn on or beside a shape")
+    return Decision(True, "; ".join(where or ["text present"]))
 
 
 def _colours_named(spec: RequirementSpec, ev: Evidence, found: tuple[str, ...]) -> Outcome:
@@ -200,10 +233,12 @@ def _text_colour(spec: RequirementSpec, ev: Evidence, found: tuple[str, ...]) ->
     """"The labels are white": decided by the fills of the ``<text>`` elements."""
     if ev.dom is None or spec.text_colour is None:
         return None
+    if ev.text_limit:
+        return Decision(None, ev.text_limit)
     word, tcls = spec.text_colour
-    fills = [p.fill for p in ev.dom.painted_texts if p.text not in ev.spelled_out]
+    fills = [t.fill for t in ev.texts if t.shown and t.text not in ev.spelled_out]
     if not fills:
-        return Decision(False, "no text in the SVG")
+        return Decision(False, "no text in the picture")
     hit = sum(colours_in(f, tcls) for f in fills)
     if hit * 2 >= len(fills):
         return Decision(True, f"{hit} of {len(fills)} text element(s) are {word}")
@@ -275,7 +310,9 @@ def _shape_colour(spec: RequirementSpec, ev: Evidence, found: tuple[str, ...]) -
     """"A red circular badge", "grey connector lines": an element of that shape with that fill or stroke."""
     if ev.dom is None:
         return None
-    if all(ev.dom.has_paint(cls, group) for _, cls, group in spec.bindings):
+    # the shape in the SVG, and its colour as a solid patch in the picture (not a swatch or a sliver)
+    if all(ev.dom.has_paint(cls, group) and (SHAPE_GROUPS[group][1] == "stroke" or ev.has_patch(cls))
+           for _, cls, group in spec.bindings):
         what = ", ".join(f"{word} {group}" for word, _, group in spec.bindings)
         return Decision(True, "; ".join([*found, f"{what} drawn"]))
     return None
@@ -342,7 +379,8 @@ def decide(spec: RequirementSpec, evidence: Evidence) -> Decision:
     """The rule table's answer on one requirement.
 
     Rules are tried in order (a final rule that passes for lack of an SVG lets later ones try).
-    Then the hack guards veto: nothing is passed on a tiny drawing (undecided instead).
+    Then the hack guards veto: nothing is passed on a tiny drawing or on a picture that is
+    mostly noise or swatches (undecided instead).
     """
     found: list[str] = []
     answer = _NEEDS_VISION
@@ -358,6 +396,9 @@ def decide(spec: RequirementSpec, evidence: Evidence) -> Decision:
     if answer.fulfilled and evidence.tiny:  # present in the DOM, but drawn too small for anyone to see it
         answer = replace(answer, fulfilled=None,
                          reason=f"{answer.reason}, but the drawing is tiny: needs a vision judge")
+    if answer.fulfilled and evidence.clutter is not None and evidence.clutter.cluttered:
+        what = "random noise" if evidence.clutter.noise else "tiny swatches"
+        answer = replace(answer, fulfilled=None, reason=f"{answer.reason}, but the picture is mostly {what}")
     return answer
 
 
@@ -369,35 +410,55 @@ class RuleJudge(Judge):
     background, a colour in a canvas region, counts of primitive shapes, a colour on a shape,
     the colour of text, "no text". Everything else (objects, relations, sizes, holistic or
     negated requirements) is *undecided*: not fulfilled, listed in :attr:`Verdict.undecided`.
-    Text that spells a requirement out (a hack) is not accepted as a label, and nothing is
-    passed on a drawing too small to see.
+    Only what the picture shows counts (hidden or unreadable text is not a label, scattered
+    pixels are not a colour patch), text that spells a requirement out (a hack) is not a label,
+    and nothing is passed on a drawing too small to see or on noise and swatches.
+
+    It is an offline stand-in for the vision judge, strict rather than complete: a lower bound
+    on what a picture fulfils (see :attr:`Verdict.decided_share`), not a training reward unless
+    chosen on purpose (``SVGKIT_JUDGE=rule``).
+
+    Its work on one answer is bounded: at most ``JUDGE.rule_max_texts`` texts are read and it
+    stops after ``budget_s`` seconds; what it did not decide by then is undecided, with the reason.
 
     Args:
         cache: Optional :class:`JudgeCache` (or path); it is cheap enough to run without one.
-        locate_text: Measure where labels are drawn (one extra render per picture with text).
+        locate_text: Measure where labels are drawn and whether they show (two extra renders
+            per picture with text).
+        budget_s: Seconds of work per answer (default ``JUDGE.rule_budget_s``; ``None``: unbounded).
     """
 
     name = "rule"
     uses_svg = True
 
     def __init__(self, *, cache: "JudgeCache | str | os.PathLike[str] | bool | None" = None,
-                 locate_text: bool = True) -> None:
+                 locate_text: bool = True, budget_s: float | None = JUDGE.rule_budget_s) -> None:
         super().__init__(cache=cache, prompt_version=f"rules-{JUDGE.rule_version}")
+        if budget_s is not None and not budget_s > 0:
+            raise ValueError(f"budget_s must be positive or None, not {budget_s!r}")
         self.locate_text = locate_text
+        self.budget_s = budget_s
+
+    def _decide_all(self, png: bytes, svg: str | None, requirements: tuple[str, ...]) -> list[RequirementVerdict]:
+        deadline = Deadline(self.budget_s)  # starts in the worker thread, not while queued
+        evidence = gather_evidence(png, svg, requirements, locate_text=self.locate_text, deadline=deadline)
+        items = []
+        for i, text in enumerate(requirements):
+            deadline.check("deciding")
+            d = decide(parse_requirement(text), evidence)
+            items.append(RequirementVerdict(i, text, bool(d.fulfilled), d.reason, decided=d.fulfilled is not None))
+        return items
 
     async def _evaluate(self, png: bytes | None, svg: str | None, requirements: tuple[str, ...],
                         prompt: str | None) -> Verdict:
         if png is None:
             return Verdict.invalid(self.name, requirements, "no image to judge")
         try:
-            evidence = await asyncio.to_thread(gather_evidence, png, svg, requirements,
-                                               locate_text=self.locate_text)
+            items = await asyncio.to_thread(self._decide_all, png, svg, requirements)
+        except RuleBudgetExceeded as exc:
+            items = [RequirementVerdict(i, t, False, str(exc), decided=False) for i, t in enumerate(requirements)]
         except Exception as exc:  # noqa: BLE001 - e.g. a corrupt PNG
             return Verdict.invalid(self.name, requirements, f"could not read the image: {exc}")
-        items = []
-        for i, text in enumerate(requirements):
-            d = decide(parse_requirement(text), evidence)
-            items.append(RequirementVerdict(i, text, bool(d.fulfilled), d.reason, decided=d.fulfilled is not None))
         undecided = tuple(i.index for i in items if not i.decided)
         return Verdict(judge=self.name, items=tuple(items), fulfilled=sum(i.fulfilled for i in items),
                        total=len(items), undecided=undecided,
