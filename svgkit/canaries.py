@@ -381,6 +381,12 @@ class CanaryReport:
     judge: str
     limit: float = CANARY_LIMIT
 
+    def __repr__(self) -> str:  # a summary: a notebook's plain-text fallback would otherwise hold every answer
+        worst = max((mx for _, mx, _ in self.family_scores().values()), default=None)
+        honest = "n/a" if self.honest_mean is None else f"{self.honest_mean:.3f}"
+        return (f"CanaryReport(judge={self.judge!r}, canaries={len(self.results)}, "
+                f"worst={'n/a' if worst is None else f'{worst:.3f}'}, limit={self.limit}, honest_mean={honest})")
+
     @property
     def honest_mean(self) -> float | None:
         """Mean reward of the honest answers (``None`` without any)."""

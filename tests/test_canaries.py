@@ -70,3 +70,11 @@ def test_canary_cost_is_free_for_the_rule_judge_and_priced_for_the_vision_judge(
     answers = sum(len(hack_answers(p)) + 1 for p in prompts)  # one call per hack answer and honest answer
     assert paid.judge_calls == answers and paid.total_usd > 0
     assert canary_cost(prompts[:2], judge_model="gpt-4.1").total_usd < paid.total_usd
+
+
+def test_the_plain_text_repr_is_a_summary(report):
+    """A notebook saves it beside the table: every hack answer's SVG made it 600 kB."""
+    text = repr(report)
+    worst = max(mx for _, mx, _ in report.family_scores().values())
+    assert len(text) < 300 and f"canaries={len(report.results)}" in text and f"worst={worst:.3f}" in text
+    assert f"honest_mean={report.honest_mean:.3f}" in text and "judge='rule'" in text

@@ -181,6 +181,8 @@ def test_the_reward_rises_over_the_default_run(default_run):
     assert set(log.steps[0].pass_rates) <= {"text", "holistic", "background", "count", "size", "position",
                                             "colour", "other"}
     assert BANNER in default_run.summary() and "not a language model" in default_run._repr_markdown_()
+    # a notebook saves the plain-text repr beside the markdown: a summary, not every candidate (it was 530 kB)
+    assert len(repr(default_run)) < 1000 and f"final_reward={default_run.final_reward!r}" in repr(default_run)
 
 
 def test_prompts_whose_candidates_all_score_the_same_never_move(default_run):

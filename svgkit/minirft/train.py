@@ -155,18 +155,19 @@ class MiniRftRun:
             sampled for it (its first group's first sample; 0 for a prompt never visited).
     """
 
+    # The bulky fields stay out of the repr: a notebook's plain-text fallback would hold them all.
     config: MiniRftConfig
-    log: TrainingLog
-    pool: CandidatePool
-    start_probs: tuple[tuple[float, ...], ...]
-    final_probs: tuple[tuple[float, ...], ...]
+    log: TrainingLog = field(repr=False)
+    pool: CandidatePool = field(repr=False)
+    start_probs: tuple[tuple[float, ...], ...] = field(repr=False)
+    final_probs: tuple[tuple[float, ...], ...] = field(repr=False)
     scores: dict[str, CandidateScore] = field(repr=False)
-    outcomes: tuple[PromptOutcome, ...] = ()
+    outcomes: tuple[PromptOutcome, ...] = field(default=(), repr=False)
     seconds: float = 0.0
     newly_scored: int = 0
     start_reward: float = 0.0
     final_reward: float = 0.0
-    start_samples: tuple[int, ...] = ()
+    start_samples: tuple[int, ...] = field(default=(), repr=False)
 
     banner = BANNER
 
