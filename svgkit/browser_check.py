@@ -410,17 +410,23 @@ def check_notebooks(
     shots = Path(screenshots) if screenshots else output_dir() / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="svgkit-browser-"))
-    lab = browser = None
+    lab = None
     try:
         lab = _Lab(paths, workdir, shots / "jupyterlab.log")
-        browser = _browser(chromium, driver, workdir / "chromium-profile")
-        browser.set_window_size(*WINDOW_SIZE)
         checks = []
-        for path in paths:
+        for number, path in enumerate(paths):
+            # A fresh browser per notebook, as a reader opens one: nothing the last page left
+            # behind (an unsaved notebook, a lost viewport) reaches the next one.
+            browser = None
             try:
+                browser = _browser(chromium, driver, workdir / f"chromium-profile-{number}")
+                browser.set_window_size(*WINDOW_SIZE)
                 checks.append(_check_one(browser, lab, path.name, shots, timeout_s))
             except Exception as exc:  # noqa: BLE001 - one notebook's breakage is reported, not raised
-                checks.append(NotebookCheck(path.name, [f"{type(exc).__name__}: {exc}"]))
+                checks.append(NotebookCheck(path.name, [_describe(exc)]))
+            finally:
+                if browser is not None:
+                    browser.quit()
             if not checks[-1].ok:
                 break  # later notebooks read what this one writes
         log = (shots / "jupyterlab.log").read_text(errors="replace")
@@ -428,11 +434,19 @@ def check_notebooks(
             checks[-1].failures.append("the kernel warned that it runs over TCP without encryption")
         return checks
     finally:
-        if browser is not None:
-            browser.quit()
         if lab is not None:
             lab.close()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception as one line, with the step of the check it stopped (selenium's messages name none)."""
+    import traceback
+
+    steps = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == __file__ and f.name != "<lambda>"]
+    where = f" in {steps[-1].name} (line {steps[-1].lineno})" if steps else ""
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}{where}: {message}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -59,3 +59,18 @@ def test_a_lost_viewport_is_restored_and_the_screenshot_taken_again(tmp_path, mo
         browser_check.CHROMIUM_FLAGS
     with pytest.raises(RuntimeError, match="no such window"):  # other browser errors still fail the check
         browser_check._page_shot(_FlakyDriver("no such window"), tmp_path / "y.png")
+
+
+def test_a_broken_step_is_reported_with_where_it_stopped():
+    def step():
+        raise RuntimeError("Message: unknown error: Cannot take screenshot with 0 width.\nStacktrace:\n#0 0x55d5")
+
+    try:
+        step()
+    except RuntimeError as exc:
+        message = "RuntimeError: Message: unknown error: Cannot take screenshot with 0 width."
+        assert browser_check._describe(exc) == message
+    try:
+        browser_check._page_shot(_FlakyDriver("no such window"), None)
+    except RuntimeError as exc:
+        assert browser_check._describe(exc).startswith("RuntimeError in _screenshot (line ")

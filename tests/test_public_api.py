@@ -53,6 +53,7 @@ TEST_PRIVATE_USES = {
     ("test_browser_check.py", "_problems_in_outputs"),
     # its screenshot retry, against a fake driver that loses the viewport (real Chromium does so only under load)
     ("test_browser_check.py", "_page_shot"),
+    ("test_browser_check.py", "_describe"),
     # the bench report's formatting, without running the benchmarks it reports
     ("test_bench.py", "_report"),
     # the pytest output summariser, on output a real failing run would print
