@@ -13,10 +13,10 @@ import pytest
 from svgkit import dataset, rft
 from svgkit import rehearsal as rehearsal_module
 from svgkit.config import FILES, PRICES, REHEARSAL, RFT, RFT_PRICING, Settings, get_settings, output_path, with_spending
-from svgkit.evaluation import ScoredAnswer
 from svgkit.fireworks_api import AccessDeniedError, ServiceUnavailableError
 from svgkit.judge import RuleJudge
 from svgkit.rehearsal import open_platform
+from svgkit.scoring import ScoredAnswer
 from svgkit.standin import Completion, Request, Response
 from svgkit.standin.fireworks import BuildPlan, FireworksStandin, JobPlan
 

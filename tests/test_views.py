@@ -10,9 +10,9 @@ from PIL import Image
 
 from svgkit import dataset, display, gallery, plots
 from svgkit.dataset import Prompt, load_bundled_prompts, load_examples
-from svgkit.evaluation import score_generations
 from svgkit.generate import offline_generations
 from svgkit.judge import RuleJudge
+from svgkit.scoring import score_generations
 from svgkit.stats import CATEGORIES, PromptStats, TermCounts, prompt_stats, term_counts
 
 
