@@ -36,6 +36,7 @@ cores (``JUDGE.rule_budget_s``), past which the judge leaves the answer undecide
 """
 
 import argparse
+import gc
 import os
 import statistics
 import sys
@@ -400,8 +401,13 @@ def rollout_server_bench(*, concurrent: int = 50, rounds: int = 3, model_delay_s
         server = start_server_process(env=env, startup_timeout_s=startup_timeout_s)
         url = server.url
         try:
+            # Bodies are made before the clock starts: built inside the burst, each one would
+            # hold up the responses of the requests already sent and be timed as server latency.
+            bodies = {rid: json.dumps(_init_body(rid, gateway.model_base_url))
+                      for rid in ["warm-up", *(f"b{r}-{i}" for r in range(rounds) for i in range(concurrent))]}
+
             async def post(session: Any, rid: str) -> tuple[float, int]:
-                body = json.dumps(_init_body(rid, gateway.model_base_url))
+                body = bodies[rid]
                 start = time.perf_counter()
                 async with session.post(f"{url}/init", data=body,
                                         headers={"content-type": "application/json"}) as resp:
@@ -427,6 +433,8 @@ def rollout_server_bench(*, concurrent: int = 50, rounds: int = 3, model_delay_s
                     await asyncio.sleep(0.05)
 
             asyncio.run(warm_up())
+            gc.collect()  # nor is a full collection of this process's heap timed as server latency
+            gc.freeze()
             cpu_before = _cpu_ms(server.process.pid)
             latencies, codes, started = asyncio.run(run())
             cpu_bursts = _cpu_ms(server.process.pid)
@@ -437,6 +445,7 @@ def rollout_server_bench(*, concurrent: int = 50, rounds: int = 3, model_delay_s
             all_done_s = time.monotonic() - started
             cpu_after = _cpu_ms(server.process.pid)
         finally:
+            gc.unfreeze()
             server.stop()
         finals = gateway.final_statuses()
     ordered = sorted(latencies)

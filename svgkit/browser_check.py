@@ -38,16 +38,20 @@ from typing import Any
 __all__ = [
     "CHROMIUM_FLAGS",
     "WIDGET_ERRORS",
+    "WINDOW_SIZE",
     "NotebookCheck",
     "check_notebooks",
     "main",
 ]
 
+#: The browser window (CSS pixels): wide enough for the galleries and tables side by side.
+WINDOW_SIZE: tuple[int, int] = (1400, 1000)
+
 #: Flags for headless Chromium as root on a machine without network.
 CHROMIUM_FLAGS: tuple[str, ...] = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--window-size=1400,1000",
+    "--disable-dev-shm-usage", f"--window-size={WINDOW_SIZE[0]},{WINDOW_SIZE[1]}",
 )
 
 #: Page texts that mean a widget could not be shown.
@@ -291,7 +295,27 @@ def _rendered_widgets(driver: Any, expected: int, timeout_s: float = 90) -> int:
 
 
 def _shot(element: Any, path: Path) -> Path:
-    element.screenshot(str(path))
+    return _screenshot(element.parent, lambda: element.screenshot(str(path)), path)
+
+
+def _page_shot(driver: Any, path: Path) -> Path:
+    return _screenshot(driver, lambda: driver.save_screenshot(str(path)), path)
+
+
+def _screenshot(driver: Any, take: Any, path: Path) -> Path:
+    """Take a screenshot; once more after restoring the window size if headless Chromium lost it.
+
+    Under heavy load, headless Chromium sometimes reports a zero-width viewport after a
+    navigation ("Cannot take screenshot with 0 width"): that is the browser, not the notebook.
+    """
+    try:
+        take()
+    except Exception as exc:  # selenium's WebDriverException; matched by message, selenium is optional here
+        if "0 width" not in str(exc):
+            raise
+        driver.set_window_size(*WINDOW_SIZE)
+        time.sleep(2)
+        take()
     return path
 
 
@@ -320,8 +344,7 @@ def _check_one(driver: Any, lab: _Lab, name: str, shots: Path, timeout_s: float)
         check.screenshots.append(_shot(box, shots / f"{stem}_gallery{'' if number == 0 else number + 1}_saved.png"))
     driver.execute_script(_JS_TOP)
     time.sleep(1)
-    driver.save_screenshot(str(shots / f"{stem}_saved.png"))
-    check.screenshots.append(shots / f"{stem}_saved.png")
+    check.screenshots.append(_page_shot(driver, shots / f"{stem}_saved.png"))
     driver.execute_script("window.jupyterapp.commands.execute('notebook:run-all-cells')")
 
     def finished() -> dict[str, Any] | None:
@@ -348,8 +371,7 @@ def _check_one(driver: Any, lab: _Lab, name: str, shots: Path, timeout_s: float)
         check.failures.append("after running: no mode banner")
     driver.execute_script(_JS_TOP)
     time.sleep(2)
-    driver.save_screenshot(str(shots / f"{stem}_run.png"))
-    check.screenshots.append(shots / f"{stem}_run.png")
+    check.screenshots.append(_page_shot(driver, shots / f"{stem}_run.png"))
     _check_galleries(driver, stem, shots, check)
     check.failures += [f"after picking: {p}" for p in _page_widget_errors(driver)]
     check.seconds = time.monotonic() - start
@@ -392,7 +414,7 @@ def check_notebooks(
     try:
         lab = _Lab(paths, workdir, shots / "jupyterlab.log")
         browser = _browser(chromium, driver, workdir / "chromium-profile")
-        browser.set_window_size(1400, 1000)
+        browser.set_window_size(*WINDOW_SIZE)
         checks = []
         for path in paths:
             try:

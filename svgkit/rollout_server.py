@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import contextlib
 import functools
+import gc
 import inspect
 import itertools
 import json
@@ -70,6 +71,7 @@ __all__ = [
     "build_model_call",
     "classify_model_error",
     "create_app",
+    "freeze_startup_heap",
     "main",
     "serve_in_thread",
     "start_server_process",
@@ -737,7 +739,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ValueError as exc:
         parser.error(str(exc))
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(options), host=args.host, port=args.port, log_level=args.log_level)
+    app = create_app(options)
+    freeze_startup_heap()
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+
+
+def freeze_startup_heap() -> int:
+    """Take everything allocated so far out of the garbage collector's full scans; returns how many objects.
+
+    The server's heap is mostly imported modules (eval-protocol brings litellm: about 540,000
+    tracked objects). A full collection walks every one of them: 280-390 ms measured on 2 cores,
+    a stall of every ``/init`` in flight (it made the ``/init`` p95 370 ms with 50 concurrent
+    requests). Frozen objects are never scanned again; whatever rollouts allocate later is
+    collected as before. ``python -m svgkit.rollout_server`` calls this once before serving;
+    :func:`serve_in_thread` does not, because the process (a notebook kernel, a test run) is
+    not the server's to tune.
+    """
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 if __name__ == "__main__":

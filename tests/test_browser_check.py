@@ -32,3 +32,30 @@ def test_missing_browser_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="apt-get install chromium chromium-driver"):
         browser_check.check_notebooks([tmp_path / "01_x.ipynb"], chromium=str(tmp_path / "no-chromium"),
                                       driver="", screenshots=tmp_path)
+
+
+class _FlakyDriver:
+    """A WebDriver whose first screenshot meets headless Chromium's lost viewport."""
+
+    def __init__(self, message):
+        self.message, self.calls, self.sizes = message, 0, []
+
+    def set_window_size(self, width, height):
+        self.sizes.append((width, height))
+
+    def save_screenshot(self, path):
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError(self.message)  # selenium raises WebDriverException (not installed by make setup)
+        return True
+
+
+def test_a_lost_viewport_is_restored_and_the_screenshot_taken_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(browser_check.time, "sleep", lambda s: None)
+    driver = _FlakyDriver("unknown error: Cannot take screenshot with 0 width.")
+    assert browser_check._page_shot(driver, tmp_path / "x.png") == tmp_path / "x.png"
+    assert driver.calls == 2 and driver.sizes == [browser_check.WINDOW_SIZE]
+    assert f"--window-size={browser_check.WINDOW_SIZE[0]},{browser_check.WINDOW_SIZE[1]}" in \
+        browser_check.CHROMIUM_FLAGS
+    with pytest.raises(RuntimeError, match="no such window"):  # other browser errors still fail the check
+        browser_check._page_shot(_FlakyDriver("no such window"), tmp_path / "y.png")

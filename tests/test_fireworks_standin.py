@@ -504,6 +504,19 @@ def test_state_survives_a_restart_with_time_resuming_where_it_stopped(tmp_path, 
         FireworksStandin(state_dir=state, account_id="other").stop()
 
 
+def test_a_reopened_stand_in_never_goes_back_before_what_a_read_reported(tmp_path, sdk):
+    """Time that passed with only reads (polls) survives a restart: notebook 04 reopens notebook 03's stand-in."""
+    state = tmp_path / "state"
+    with FireworksStandin(speed=0, state_dir=state) as fw:
+        _upload_evaluator(fw, _bundle(tmp_path, "svg-eval"), "svg-eval")  # the last write: building
+        fw.clock.advance(fw.timings.evaluator_build_s)  # time passes with no write (a wall clock does this)
+        client = sdk(api_key=KEY, base_url=fw.url, account_id=fw.account_id, max_retries=0)
+        assert client.evaluators.get("svg-eval").state == "ACTIVE"  # a poll reports the build finished
+    with FireworksStandin(speed=0, state_dir=state) as again:
+        client = sdk(api_key=KEY, base_url=again.url, account_id=again.account_id, max_retries=0)
+        assert client.evaluators.get("svg-eval").state == "ACTIVE"
+
+
 def test_environment_points_eval_protocol_and_the_sdk_here_and_is_restored(fw, monkeypatch):
     monkeypatch.setenv("FIREWORKS_BASE_URL", "https://example.invalid")
     env = fw.environment()

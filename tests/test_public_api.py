@@ -51,6 +51,8 @@ TEST_PRIVATE_USES = {
     # the browser check's page rules, tested without starting Chromium
     ("test_browser_check.py", "_has_banner"),
     ("test_browser_check.py", "_problems_in_outputs"),
+    # its screenshot retry, against a fake driver that loses the viewport (real Chromium does so only under load)
+    ("test_browser_check.py", "_page_shot"),
     # the bench report's formatting, without running the benchmarks it reports
     ("test_bench.py", "_report"),
     # the pytest output summariser, on output a real failing run would print

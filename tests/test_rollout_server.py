@@ -358,3 +358,30 @@ def test_model_calls_wait_for_a_burst_of_init_to_be_answered_but_never_for_long(
                 time.sleep(0.05)
             first_call = min(r.received_at for r in gateway.chat_requests)
             assert first_call - start < 1.3  # started within admission_max_defer_s (plus slack), not starved
+
+
+def test_the_cli_freezes_its_startup_heap_before_serving(monkeypatch):
+    """A full collection over the imported modules stalled every /init in flight: main() freezes them first."""
+    import gc
+
+    import uvicorn
+
+    import svgkit.rollout_server
+
+    seen = {}
+
+    def fake_run(app, **kwargs):
+        seen["frozen"] = gc.get_freeze_count()
+        seen["kwargs"] = kwargs
+
+    monkeypatch.setattr(uvicorn, "run", fake_run)
+    monkeypatch.setattr(logging, "basicConfig", lambda **kwargs: None)  # leave pytest's logging alone
+    gc.unfreeze()
+    try:
+        assert gc.get_freeze_count() == 0
+        svgkit.rollout_server.main(["--port", "8123", "--log-level", "warning"])
+        # everything imported so far (eval-protocol, litellm, fastapi: hundreds of thousands of objects)
+        assert seen["frozen"] > 100_000
+        assert seen["kwargs"]["port"] == 8123
+    finally:
+        gc.unfreeze()
