@@ -508,7 +508,7 @@ def test_a_reopened_stand_in_never_goes_back_before_what_a_read_reported(tmp_pat
     """Time that passed with only reads (polls) survives a restart: notebook 04 reopens notebook 03's stand-in."""
     state = tmp_path / "state"
     with FireworksStandin(speed=0, state_dir=state) as fw:
-        _upload_evaluator(fw, _bundle(tmp_path, "svg-eval"), "svg-eval")  # the last write: building
+        _upload_evaluator(fw, evaluator_folder(tmp_path, "svg-eval"), "svg-eval")  # the last write: building
         fw.clock.advance(fw.timings.evaluator_build_s)  # time passes with no write (a wall clock does this)
         client = sdk(api_key=KEY, base_url=fw.url, account_id=fw.account_id, max_retries=0)
         assert client.evaluators.get("svg-eval").state == "ACTIVE"  # a poll reports the build finished
