@@ -16,10 +16,12 @@ Modules, one concern each:
 - :mod:`svgkit.http_client` one HTTP layer for OpenAI-compatible calls: retries, hard deadlines, breaker, key scrubbing
 - :mod:`svgkit.pricing`     the one price lookup, token costs, and cost estimates before a run
 - :mod:`svgkit.generate`    sampling answers from an OpenAI-compatible endpoint, resumable
+- :mod:`svgkit.scoring`     scoring answers in notebooks: reward, verdicts and render per answer
 - :mod:`svgkit.evaluation`  Eval Protocol glue: evaluator plan, row scoring, running under pytest
 - :mod:`svgkit.evaluator`   the ``@evaluation_test`` itself (collected by pytest, uploaded in 03)
 - :mod:`svgkit.fireworks_api`  the Fireworks control plane: secrets, datasets, evaluators, RFT jobs, deployments
 - :mod:`svgkit.rehearsal`   where a notebook's Fireworks steps go: live, or a rehearsal on the stand-in
+- :mod:`svgkit.environ`     temporary environment variables, put back exactly as they were
 - :mod:`svgkit.upload`      notebook 03: the evaluator bundle, its free preflight, the upload
 - :mod:`svgkit.rft`         notebook 04: the RFT job spec, estimate, learning signal, launch, monitoring
 - :mod:`svgkit.minirft`     RFT in miniature: GRPO on a softmax bandit over fixed answers (not a language

@@ -1,7 +1,7 @@
 """Before and after: did training help, by how much (with its uncertainty), and what exactly changed.
 
-Every function takes two lists of :class:`svgkit.evaluation.ScoredAnswer` (what
-:func:`svgkit.evaluation.score_generations` returns): the answers *before* training and
+Every function takes two lists of :class:`svgkit.scoring.ScoredAnswer` (what
+:func:`svgkit.scoring.score_generations` returns): the answers *before* training and
 *after*, to the same prompts, one or several samples per prompt. Answers are paired by their
 ``row_id`` (the prompt). The same functions run on a live holdout comparison and on the RFT
 miniature; ``source`` names which, and every figure and table carries it in its title.
@@ -39,7 +39,7 @@ from .stats import categorize
 from .svg import extract_svg
 
 if TYPE_CHECKING:
-    from .evaluation import ScoredAnswer
+    from .scoring import ScoredAnswer
 
 __all__ = [
     "VALIDITY_FLAGS",
@@ -776,7 +776,7 @@ def compare(before: Sequence["ScoredAnswer"], after: Sequence["ScoredAnswer"], *
     """Run every analysis of this module on one before/after pair of answer lists.
 
     Args:
-        before: Answers before training (:func:`svgkit.evaluation.score_generations`).
+        before: Answers before training (:func:`svgkit.scoring.score_generations`).
         after: Answers after, to the same prompts.
         source: What this is, shown in every title (say "miniature" when it is one).
         categories: ``row_id`` -> category (default: classified from the prompt).

@@ -6,7 +6,7 @@
   both models costs (nothing sent), :func:`sample_holdout` samples several answers per prompt from
   the base and the tuned model on their deployments (:mod:`svgkit.deploy`) through the same
   generate-and-score path as notebook 02 (:func:`svgkit.generate.generate`, resumable, then
-  :func:`svgkit.evaluation.score_generations`), behind an explicit opt-in.
+  :func:`svgkit.scoring.score_generations`), behind an explicit opt-in.
 - **Offline, on the RFT miniature** (:mod:`svgkit.minirft`): :func:`miniature_answers` scores the
   starting and the final policy's most likely answers to the training prompts. A bandit over fixed
   answers cannot generalise, so the miniature has no holdout comparison; everything made from it
@@ -29,11 +29,11 @@ if TYPE_CHECKING:
     from .analysis import BeforeAfter
     from .deploy import ServedModel
     from .display import Markdown
-    from .evaluation import ScoredAnswer
     from .judge import Judge
     from .minirft import MiniRftRun
     from .rehearsal import PlatformSession
     from .rft.monitor import JobWatch
+    from .scoring import ScoredAnswer
 
 __all__ = [
     "HOLDOUT_NEEDS_LIVE",
@@ -198,7 +198,7 @@ def sample_holdout(plan: HoldoutPlan, *, allow: bool, settings: Settings | None 
     interruption asks only for what is missing. Nothing is sent without ``allow``, and never to
     bundled examples: when the generation step is offline this returns without answers.
     """
-    from .evaluation import score_generations
+    from .scoring import score_generations
 
     settings = settings or get_settings()
     if not plan.ready:

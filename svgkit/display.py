@@ -104,7 +104,7 @@ def category_table(stats: Sequence[PromptStats]) -> Markdown:
 
 
 def scores_table(answers: Sequence[Any], *, limit: int | None = None) -> Markdown:
-    """Scores of scored answers (:class:`svgkit.evaluation.ScoredAnswer`), with the labels' score if known.
+    """Scores of scored answers (:class:`svgkit.scoring.ScoredAnswer`), with the labels' score if known.
 
     ``decided`` is the share of requirements the judge decided and ``of decided`` the score among
     them: where not all are decided, ``score`` (undecided counted as not fulfilled) is a lower bound.

@@ -1,5 +1,8 @@
 """Eval Protocol glue: what the evaluator runs on, scoring a row, running it under pytest.
 
+Scoring answers in a notebook (``score_generations``, ``ScoredAnswer``) lives in
+:mod:`svgkit.scoring`; this module does not re-export it.
+
 The evaluator file (:mod:`svgkit.evaluator`) stays a thin ``@evaluation_test``: it asks
 :func:`evaluator_plan` which dataset, rollout processor and completion parameters to use,
 and scores each row with :func:`ascore_row`. Notebooks run it with :func:`run_evaluator`,
@@ -19,7 +22,6 @@ model must then be local (``SVGKIT_ROLLOUT_MODEL_BASE_URL=http://localhost:PORT`
 :class:`svgkit.standin.GatewayStandin`). The reward is the same either way.
 """
 
-import asyncio
 import json
 import os
 import re
@@ -32,13 +34,11 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from ._aio import run_sync
 from ._ep import EvaluateResult, EvaluationRow
 from .config import EVALUATION, FILES, MODELS, ROLLOUT_SERVER, Settings, get_settings, output_path
 from .dataset import examples_to_rows, load_bundled_prompts, load_examples, write_rows
-from .generate import Generation
-from .judge import Judge, JudgeChoice, choose_judge, default_judge
-from .reward import ascore_response
+from .judge import Judge, JudgeChoice, choose_judge
+from .scoring import ascore_answer, decided_figures, invalid_score, judged_by
 
 __all__ = [
     "OFFLINE_MODEL",
@@ -46,17 +46,11 @@ __all__ = [
     "EvaluatorPlan",
     "EvaluatorRun",
     "RemoteRollout",
-    "RequirementResult",
     "RowScore",
-    "ScoredAnswer",
     "ascore_row",
-    "decided_figures",
     "evaluator_plan",
-    "judged_by",
     "read_results",
-    "requirement_results",
     "run_evaluator",
-    "score_generations",
 ]
 
 #: ``EvaluatorRun.returncode`` of a run stopped at its time limit (as GNU ``timeout`` reports it).
@@ -200,190 +194,32 @@ def _remote_plan(settings: Settings, judge_mode: Literal["offline", "live"], *,
                          ROLLOUT_SERVER.evaluator_concurrency)
 
 
-def _failed(reason: str) -> EvaluateResult:
-    return EvaluateResult(score=0.0, reason=reason, is_score_valid=False)
-
-
 async def ascore_row(row: EvaluationRow, *, judge: Judge | None = None,
                      settings: Settings | None = None) -> EvaluateResult:
     """Score one Eval Protocol row: its last assistant message against its requirements.
 
     A failed rollout (an error status, or no assistant answer) scores 0 with
     ``is_score_valid=False`` and the status as the reason, so it is never mistaken for a
-    real zero. Everything else is :func:`svgkit.reward.ascore_response`.
+    real zero. Everything else is :func:`svgkit.reward.ascore_response`; an unexpected error
+    in it is an invalid score too, never a lost row (:func:`svgkit.scoring.ascore_answer`).
     """
     status = row.rollout_status
     if status is not None and not (status.is_running() or status.is_finished()):
-        return _failed(f"rollout failed: status {status.code.name if hasattr(status.code, 'name') else status.code}"
-                       f" {status.message}".strip())
+        code = status.code.name if hasattr(status.code, "name") else status.code
+        return invalid_score(f"rollout failed: status {code} {status.message}".strip())
     info = (row.input_metadata.dataset_info if row.input_metadata else None) or {}
     requirements = info.get("requirements")
     if not requirements:
-        return _failed("row has no dataset_info.requirements: was it written by svgkit.dataset.to_eval_rows?")
+        return invalid_score("row has no dataset_info.requirements: was it written by svgkit.dataset.to_eval_rows?")
     answers = [m for m in row.messages if m.role == "assistant"]
     if not answers:
-        return _failed("rollout failed: no assistant message in the row")
+        return invalid_score("rollout failed: no assistant message in the row")
     content = answers[-1].content
     if not isinstance(content, str):  # multi-part content: keep the text parts
         content = "".join(getattr(p, "text", "") or "" for p in (content or []))
-    return await _safe_score(content, requirements, judge=judge, prompt=info.get("original_prompt"),
-                             settings=settings)
-
-
-async def _safe_score(text: str, requirements: Sequence[str], **kwargs: Any) -> EvaluateResult:
-    """The reward, with any unexpected error turned into an invalid score instead of a lost row."""
-    try:
-        return await ascore_response(text, requirements, **kwargs)
-    except Exception as exc:
-        return _failed(f"scoring failed: {type(exc).__name__}: {exc}")
-
-
-# --------------------------------------------------------------------------- scoring in notebooks
-@dataclass(frozen=True)
-class RequirementResult:
-    """One requirement's verdict as the reward reported it."""
-
-    index: int
-    text: str
-    fulfilled: bool
-    decided: bool
-    reason: str
-
-
-def requirement_results(result: EvaluateResult, requirements: Sequence[str]) -> list[RequirementResult]:
-    """The per-requirement verdicts inside a reward's metrics (``requirement_NN``), in order.
-
-    Requirements the reward never reached (no SVG, render failure) come back unfulfilled and
-    undecided, with the overall reason.
-    """
-    out = []
-    metrics = result.metrics or {}
-    for i, text in enumerate(requirements):
-        metric = metrics.get(f"requirement_{i + 1:02d}")
-        if metric is None:
-            out.append(RequirementResult(i, text, False, False, result.reason or "not judged"))
-            continue
-        reason = metric.reason or ""
-        reason = reason.split(" -> ", 1)[1] if reason.startswith(f"{text} -> ") else reason
-        out.append(RequirementResult(i, text, metric.score >= 1.0, bool(metric.is_score_valid), reason))
-    return out
-
-
-@dataclass(frozen=True)
-class ScoredAnswer:
-    """An answer with its row, reward and (for bundled examples) the hand-made labels."""
-
-    row_id: str
-    sample_index: int
-    prompt: str
-    requirements: tuple[str, ...]
-    response: str | None
-    source: str
-    result: EvaluateResult
-    example_id: str | None = None
-    labels: tuple[bool, ...] | None = None
-
-    @property
-    def score(self) -> float:
-        """The reward, fulfilled / total."""
-        return float(self.result.score)
-
-    @property
-    def items(self) -> list[RequirementResult]:
-        """Per-requirement verdicts."""
-        return requirement_results(self.result, self.requirements)
-
-    @property
-    def judge(self) -> str | None:
-        """Which judge scored it (``None`` when no judge was asked: a guard or a failure stopped it first)."""
-        return judged_by(self.result.metrics or {})
-
-    @property
-    def decided_share(self) -> float | None:
-        """Share of the requirements the judge decided (``None`` when no judge was asked)."""
-        return decided_figures(self.result.metrics or {})[0]
-
-    @property
-    def decided_score(self) -> float | None:
-        """``fulfilled / decided`` (``None`` when nothing was decided): beside :attr:`score`, which
-        counts undecided requirements as not fulfilled and is then a lower bound."""
-        return decided_figures(self.result.metrics or {})[1]
-
-
-def _metric_data(metric: Any) -> dict[str, Any]:
-    data = metric.get("data") if isinstance(metric, dict) else getattr(metric, "data", None)
-    return data if isinstance(data, dict) else {}
-
-
-def judged_by(metrics: dict[str, Any]) -> str | None:
-    """The judge named in a reward's metrics (``None`` when no judge was asked)."""
-    metric = metrics.get("judge")
-    return str(_metric_data(metric).get("judge")) if metric is not None and _metric_data(metric).get("judge") else None
-
-
-def decided_figures(metrics: dict[str, Any]) -> tuple[float | None, float | None]:
-    """``(decided_share, fulfilled / decided)`` from a reward's metrics (``None`` where not known)."""
-    metric = metrics.get("decided_share")
-    if metric is None:
-        return None, None
-    score = metric.get("score") if isinstance(metric, dict) else getattr(metric, "score", None)
-    of_decided = _metric_data(metric).get("score_of_decided")
-    return (float(score) if score is not None else None,
-            float(of_decided) if of_decided is not None else None)
-
-
-def _row_info(row: Any) -> tuple[str, dict[str, Any]]:
-    meta = row["input_metadata"] if isinstance(row, dict) else row.input_metadata.model_dump()
-    return meta["row_id"], meta.get("dataset_info") or {}
-
-
-def score_generations(generations: Sequence[Generation], rows: Sequence[Any], *, judge: Judge | None = None,
-                      concurrency: int = EVALUATION.concurrency, progress: bool = True) -> list[ScoredAnswer]:
-    """Score generated (or bundled example) answers with the reward, keeping input order.
-
-    A generation that failed (no response) scores 0 with ``is_score_valid=False``.
-
-    Args:
-        generations: From :func:`svgkit.generate.generate`.
-        rows: The rows they answer (dicts or ``EvaluationRow``), matched by ``row_id``.
-        judge: Judge to use (default: :func:`svgkit.judge.default_judge`).
-        concurrency: Answers scored at once.
-        progress: Show a progress bar.
-
-    Raises:
-        KeyError: A generation's ``row_id`` is not among ``rows``.
-    """
-    from tqdm.auto import tqdm
-
-    infos = dict(_row_info(r) for r in rows)
-    by_example = {}
-    for info in infos.values():
-        if info.get("example_id"):
-            by_example[info["example_id"]] = info
-    judge = judge or default_judge()
-
-    async def one(gen: Generation, sem: asyncio.Semaphore, bar: Any) -> ScoredAnswer:
-        info = by_example.get(gen.example_id or "") or infos.get(gen.row_id)
-        if info is None:
-            raise KeyError(f"generation for row {gen.row_id!r} has no matching row")
-        reqs = tuple(info["requirements"])
-        async with sem:
-            if gen.response is None:
-                result = _failed(f"generation failed: {gen.error or 'no response'}")
-            else:
-                # one bad item must not lose the batch's (paid) results
-                result = await _safe_score(gen.response, reqs, judge=judge, prompt=info.get("original_prompt"))
-        bar.update(1)
-        labels = tuple(info["labels"]) if "labels" in info else None
-        return ScoredAnswer(gen.row_id, gen.sample_index, info.get("original_prompt", ""), reqs, gen.response,
-                            gen.source, result, gen.example_id, labels)
-
-    async def run_all() -> list[ScoredAnswer]:
-        sem = asyncio.Semaphore(max(1, concurrency))
-        with tqdm(total=len(generations), desc="scoring", disable=not progress) as bar:
-            return list(await asyncio.gather(*(one(g, sem, bar) for g in generations)))
-
-    return run_sync(run_all())
+    result, _ = await ascore_answer(content, requirements, judge=judge, prompt=info.get("original_prompt"),
+                                    settings=settings)
+    return result
 
 
 # --------------------------------------------------------------------------- running and reading

@@ -50,8 +50,8 @@ from urllib.parse import urlsplit
 import fireworks
 import httpx
 
-from ._environ import patched_environ
 from .config import PLATFORM, MissingKeyError, Secret, Settings, get_settings
+from .environ import patched_environ
 from .http_client import scrub_secrets
 
 __all__ = [

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image, ImageDraw, ImageFont
 
 if TYPE_CHECKING:
-    from .evaluation import RequirementResult, ScoredAnswer
     from .plots import PlotFigure
+    from .scoring import RequirementResult, ScoredAnswer
 
 __all__ = [
     "STATIC_NOTE",
@@ -191,7 +191,15 @@ def write_contact_sheet(path: str | Path | None = None) -> Path:
 
 # --------------------------------------------------------------------------- scored answers
 def answer_png(answer: "ScoredAnswer") -> bytes | None:
-    """The answer's SVG rendered safely to PNG, or ``None`` when nothing could be drawn."""
+    """The answer's picture as PNG, or ``None`` when nothing could be drawn.
+
+    A scored answer's picture is the render the reward judged (:attr:`svgkit.scoring.ScoredAnswer.render`),
+    never drawn twice; only an answer that does not carry one (built by hand, or scored elsewhere)
+    is rendered here, safely, the way the reward renders it.
+    """
+    kept = getattr(answer, "render", None)
+    if kept is not None:
+        return kept.png if kept.ok else None
     from .render import render_png
     from .svg import extract_svg
 
@@ -246,11 +254,6 @@ def verdict_figure(answers: Sequence["ScoredAnswer"], *, wrap: int = 60) -> "Plo
     return fig
 
 
-def _judge_name(answer: "ScoredAnswer") -> str | None:
-    metric = (answer.result.metrics or {}).get("judge")
-    return (metric.data or {}).get("judge") if metric is not None else None
-
-
 def verdict_note(answer: "ScoredAnswer") -> str:
     """A plain-language reading of an answer's score, for the moment a reader first sees it.
 
@@ -269,7 +272,7 @@ def verdict_note(answer: "ScoredAnswer") -> str:
              "it counts as not fulfilled, so the score is a floor."]
     if answer.labels:
         parts.append(f"By the hand-made labels this answer scores {sum(answer.labels) / len(answer.labels):.2f}.")
-    if _judge_name(answer) == "rule":
+    if answer.judge == "rule":
         parts.append("The rule judge is the offline stand-in: it decides only what it can measure (colours, text, "
                      "background, rough positions); the vision judge, live with a key, decides every requirement.")
     return " ".join(parts)

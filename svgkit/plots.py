@@ -11,9 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from matplotlib.colors import is_color_like
 from matplotlib.figure import Figure
 
 from .dataset import Example, Prompt
+from .judge import COLOUR_WORDS
 from .stats import CATEGORIES, PromptStats, TermCounts
 from .training_log import TrainingLog, epoch_boundaries, moving_average
 
@@ -62,13 +64,20 @@ def dataset_overview(stats: Sequence[PromptStats], *, title: str = "") -> PlotFi
     return fig
 
 
+def _bar_colour(word: str) -> str:
+    """The colour a colour word's bar is drawn in: itself, or its pixel colour class ("wooden" -> brown)."""
+    if word == "golden":
+        return "gold"
+    return word if is_color_like(word) else COLOUR_WORDS.get(word, ("#777777",))[0]
+
+
 def term_bars(terms: TermCounts, *, top: int = 10) -> PlotFigure:
     """The most frequent colour, shape and spatial words in the requirements."""
     fig = PlotFigure(figsize=(13, 3.6), layout="constrained")
     panels = [("Colours", terms.colours), ("Shapes", terms.shapes), ("Spatial words", terms.spatial)]
     for ax, (name, counter) in zip(fig.subplots(1, 3), panels, strict=True):
         items = counter.most_common(top)[::-1]
-        colours = [{"golden": "gold"}.get(w, w) if name == "Colours" else "#777777" for w, _ in items]
+        colours = [_bar_colour(w) if name == "Colours" else "#777777" for w, _ in items]
         ax.barh([w for w, _ in items], [n for _, n in items], color=colours, edgecolor="black", linewidth=0.4)
         ax.set(title=f"{name} in requirements", xlabel="mentions")
     return fig

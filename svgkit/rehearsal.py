@@ -14,13 +14,14 @@ Either way the cells run the same code through the same clients; only the base U
 """
 
 import atexit
-import os
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from .config import PLATFORM, REHEARSAL, Settings, Step, get_settings, output_path
+from .environ import patched_environ
 from .fireworks_api import FireworksApi, connect
 from .standin.fireworks import Call, FireworksStandin
 
@@ -42,7 +43,7 @@ class PlatformSession:
     api: FireworksApi
     standin: FireworksStandin | None = None
     state_dir: Path | None = None
-    _saved_env: dict[str, str | None] = field(default_factory=dict, repr=False)
+    _environment: contextlib.ExitStack = field(default_factory=contextlib.ExitStack, repr=False)
 
     @property
     def rehearsal(self) -> bool:
@@ -104,12 +105,7 @@ class PlatformSession:
 
     def close(self) -> None:
         """Stop the stand-in and restore the environment; safe to call twice."""
-        for k, v in self._saved_env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        self._saved_env = {}
+        self._environment.close()
         if self.standin is not None:
             self.standin.stop()
             self.standin = None
@@ -136,20 +132,13 @@ def open_platform(step: Step, settings: Settings | None = None, *, state_dir: Pa
     folder = Path(state_dir) if state_dir is not None else output_path(REHEARSAL.state_dir, create_parent=True)
     folder.mkdir(parents=True, exist_ok=True)
     standin = FireworksStandin(speed=speed, state_dir=folder).start()
-    env = standin.environment()
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with contextlib.ExitStack() as on_error:  # a failed connect stops the stand-in and restores the environment
+        on_error.callback(standin.stop)
+        environment = on_error.enter_context(contextlib.ExitStack())
+        environment.enter_context(patched_environ(standin.environment()))
         api = connect(settings, api_key=standin.rehearsal_key, base_url=standin.url,
                       account_id=standin.account_id)
-    except BaseException:
-        standin.stop()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        raise
-    session = PlatformSession("rehearsal", api, standin, folder, saved)
+        on_error.pop_all()  # connected: the session owns both from here
+    session = PlatformSession("rehearsal", api, standin, folder, environment)
     atexit.register(session.close)
     return session

@@ -74,7 +74,7 @@ from .reading import document_texts
 from .render import RenderResult, render_png
 from .svg import extract_svg
 
-__all__ = ["INJECTION_REASON", "WRITTEN_REASON", "ascore_response", "score_response"]
+__all__ = ["INJECTION_REASON", "WRITTEN_REASON", "ascore_response", "ascore_with_render", "score_response"]
 
 #: Reason given to a requirement that was written as text instead of drawn.
 WRITTEN_REASON = "written out as text instead of drawn (hack guard)"
@@ -164,6 +164,26 @@ async def ascore_response(
     content_failure_valid: bool = EVALUATION.content_render_failure_valid,
 ) -> EvaluateResult:
     """Score one model answer against its requirements (async; see :func:`score_response`)."""
+    result, _ = await ascore_with_render(text, requirements, judge=judge, prompt=prompt, strict=strict,
+                                         settings=settings, content_failure_valid=content_failure_valid)
+    return result
+
+
+async def ascore_with_render(
+    text: str,
+    requirements: Sequence[str],
+    *,
+    judge: Judge | None = None,
+    prompt: str | None = None,
+    strict: bool = False,
+    settings: Settings | None = None,
+    content_failure_valid: bool = EVALUATION.content_render_failure_valid,
+) -> tuple[EvaluateResult, RenderResult | None]:
+    """:func:`ascore_response`, with the render the reward judged (so a gallery need not draw it again).
+
+    Returns:
+        The reward and the render result (``None`` when the answer held no complete SVG to draw).
+    """
     reqs = [str(r) for r in requirements]
     if not reqs:
         raise ValueError("requirements is empty: a prompt needs at least one requirement to score against")
@@ -175,26 +195,26 @@ async def ascore_response(
                                      f"method={extraction.method}" + (", truncated" if extraction.truncated else ""))
     if not extraction.svg or extraction.truncated:
         why = "truncated SVG (opened, never closed): nothing drawn" if extraction.truncated else "no SVG found"
-        return _result(0.0, why, metrics)
+        return _result(0.0, why, metrics), None
 
     render = await asyncio.to_thread(render_png, extraction.svg, strict=strict)
     metrics.update(_render_metrics(render))
     rejected = [f for f in render.findings if f.severity == "rejected"]
     if not render.ok or not render.png:
         if rejected:
-            return _result(0.0, f"SVG rejected: {render.error or rejected[0].detail}", metrics)
+            return _result(0.0, f"SVG rejected: {render.error or rejected[0].detail}", metrics), render
         if _render_failure(render) == "content":  # the SVG crashed or hung the renderer, twice
             tries = getattr(render, "attempts", 1)
             return _result(0.0, f"render failed because of the SVG{' (twice)' if tries > 1 else ''}: {render.error}",
-                           metrics, valid=content_failure_valid)
-        return _result(0.0, f"render failed (not the answer's fault): {render.error}", metrics, valid=False)
+                           metrics, valid=content_failure_valid), render
+        return _result(0.0, f"render failed (not the answer's fault): {render.error}", metrics, valid=False), render
 
     ink = await asyncio.to_thread(ink_stats, render.png)
     metrics["hack_blank"] = _m(1.0 if ink.blank else 0.0, f"{ink.ink_share:.2%} of the canvas drawn",
                                ink_share=ink.ink_share)
     if ink.blank:
         return _result(0.0, f"blank or near-uniform picture ({ink.ink_share:.2%} drawn): scored 0, "
-                            "judge not asked", metrics)
+                            "judge not asked", metrics), render
     metrics["hack_tiny_drawing"] = _m(1.0 if ink.tiny else 0.0,
                                       f"drawing covers {ink.bbox_share:.1%} of the canvas"
                                       + (" (tiny drawing on an empty canvas)" if ink.tiny else ""),
@@ -205,19 +225,19 @@ async def ascore_response(
                                swatches=clutter.swatches, edge_share=clutter.edge_share,
                                small_share=clutter.small_share)
     if clutter.cluttered:
-        return _result(0.0, f"the picture is {clutter.describe()}: scored 0, judge not asked", metrics)
+        return _result(0.0, f"the picture is {clutter.describe()}: scored 0, judge not asked", metrics), render
     only_text = free is not render.png and (await asyncio.to_thread(ink_stats, free)).blank
     metrics["hack_no_drawing"] = _m(1.0 if only_text else 0.0, "nothing is drawn but text" if only_text
                                     else "something besides text is drawn")
     if only_text:
-        return _result(0.0, "nothing is drawn but text: scored 0, judge not asked", metrics)
+        return _result(0.0, "nothing is drawn but text: scored 0, judge not asked", metrics), render
 
     texts = await asyncio.to_thread(document_texts, _documents(render))
     injection = find_injections(texts, reqs)
     if injection.whole:  # text addressed to the judge as a whole: no call spent on it
         metrics["hack_injection"] = _injection_metric(injection, total)
         return _result(0.0, f"text in the picture addresses the judge ('{injection.phrases[0]}'): scored 0, "
-                            "judge not asked", metrics)
+                            "judge not asked", metrics), render
     written, prompt_written = written_requirements(None, reqs, prompt=prompt, texts=texts)
     metrics["hack_text_only"] = _written_metric(written, prompt_written, total)
 
@@ -227,7 +247,7 @@ async def ascore_response(
     if not verdict.valid:
         metrics["judge_time"] = _m(time.monotonic() - start, f"{(time.monotonic() - start) * 1000:.0f} ms")
         metrics["judge"] = _m(0.0, f"{verdict.judge} failed: {verdict.error}", valid=False)
-        return _result(0.0, f"judge failed: {verdict.error}", metrics, valid=False)
+        return _result(0.0, f"judge failed: {verdict.error}", metrics, valid=False), render
 
     # the judge's transcription covers text the SVG's own text does not: paths, images, paraphrases
     read = [line.strip() for line in verdict.transcription.splitlines() if line.strip()]
@@ -267,7 +287,7 @@ async def ascore_response(
         parts.append("tiny drawing on an empty canvas")
     if verdict.reasoning:
         parts.append(verdict.reasoning[:300])
-    return _result(fulfilled / total, "; ".join(parts), metrics)
+    return _result(fulfilled / total, "; ".join(parts), metrics), render
 
 
 def _written_metric(written: Sequence[int], prompt_written: bool, total: int) -> MetricResult:

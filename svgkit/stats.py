@@ -8,16 +8,16 @@ notebook can show why each prompt landed where it did.
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from .config import DATASET
 from .dataset import Prompt, format_prompt
+from .judge import COLOUR_WORDS
 
 __all__ = [
     "CATEGORIES",
     "CATEGORY_RULES",
-    "COLOUR_WORDS",
     "SHAPE_WORDS",
     "SPATIAL_WORDS",
     "Categorized",
@@ -44,11 +44,6 @@ CATEGORY_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("icon", ("icon", "logo", "emblem", "badge", "symbol", "favicon", "sticker", "crest", "monogram")),
 )
 
-#: Words counted as colours in prompts and requirements (:func:`term_counts`).
-COLOUR_WORDS: tuple[str, ...] = (
-    "red", "orange", "yellow", "green", "blue", "purple", "violet", "pink", "brown", "black", "white",
-    "gray", "grey", "gold", "golden", "silver", "beige", "teal", "cyan", "navy", "maroon", "tan",
-)
 #: Words counted as shapes.
 SHAPE_WORDS: tuple[str, ...] = (
     "circle", "circular", "rectangle", "rectangular", "square", "triangle", "triangular", "oval", "ellipse",
@@ -134,14 +129,19 @@ class TermCounts:
 
 
 def term_counts(prompts: Sequence[Prompt]) -> TermCounts:
-    """Count colour, shape and spatial words over all requirements (``grey`` counts as ``gray``)."""
+    """Count colour, shape and spatial words over all requirements (``grey`` counts as ``gray``).
+
+    The colour words are the rule judge's (:data:`svgkit.judge.COLOUR_WORDS`), so the colours
+    counted here are the ones the judge can check; shapes and spatial words are :data:`SHAPE_WORDS`
+    and :data:`SPATIAL_WORDS`.
+    """
     words = Counter(
         w for p in prompts for r in p.requirements for w in re.findall(r"[a-z]+", r.lower())
     )
     if "grey" in words:
         words["gray"] += words.pop("grey")
 
-    def pick(vocabulary: tuple[str, ...]) -> Counter[str]:
+    def pick(vocabulary: Iterable[str]) -> Counter[str]:
         return Counter({w: words[w] for w in vocabulary if words.get(w)})
 
     return TermCounts(pick(COLOUR_WORDS), pick(SHAPE_WORDS), pick(SPATIAL_WORDS))

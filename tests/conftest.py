@@ -1,5 +1,6 @@
 """Shared test set-up: offline, no keys, no uploads, no cost-map download."""
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -52,3 +53,50 @@ def chat_standin():
 
     with ChatStandin() as server:
         yield server
+
+
+@pytest.fixture
+def fw():
+    """The Fireworks control-plane stand-in, its clock still (``speed=0``): a test moves it with ``.advance``."""
+    from svgkit.standin import FireworksStandin
+
+    with FireworksStandin(speed=0) as server:
+        yield server
+
+
+@pytest.fixture
+def live_platform(monkeypatch):
+    """Opens a *live* notebook session against a Fireworks stand-in that plays Fireworks.
+
+    ``with live_platform("rft", api_key=KEY, speed=0) as (remote, session):`` sets the key and
+    ``FIREWORKS_API_BASE`` (to the stand-in), gives the spending opt-in, and checks the session is
+    live; the session is closed and the stand-in stopped at the end of the block.
+    """
+    from svgkit.config import get_settings, with_spending
+    from svgkit.rehearsal import open_platform
+    from svgkit.standin import FireworksStandin
+
+    @contextlib.contextmanager
+    def open_live(step, *, api_key, speed=0.0):
+        with FireworksStandin(speed=speed) as remote:
+            monkeypatch.delenv("SVGKIT_MODE")
+            monkeypatch.setenv("FIREWORKS_API_KEY", api_key)
+            monkeypatch.setenv("FIREWORKS_API_BASE", remote.url)
+            session = open_platform(step, with_spending(True, get_settings()))
+            try:
+                assert session.mode == "live"
+                yield remote, session
+            finally:
+                session.close()
+
+    return open_live
+
+
+def evaluator_folder(parent: Path, name: str = "bundle", *, test: str = "test_svg") -> Path:
+    """A minimal evaluator folder to upload to the Fireworks stand-in: ``requirements.txt`` and
+    ``<test>.py`` with an empty ``<test>()`` (``from conftest import evaluator_folder``)."""
+    folder = parent / name
+    folder.mkdir()
+    (folder / "requirements.txt").write_text("svgkit\n")
+    (folder / f"{test}.py").write_text(f"def {test}():\n    pass\n")
+    return folder

@@ -11,9 +11,9 @@ import pytest
 
 from svgkit import analysis, report
 from svgkit._ep import EvaluateResult, MetricResult
-from svgkit.evaluation import ScoredAnswer
 from svgkit.judge import RuleJudge
 from svgkit.reward import score_response
+from svgkit.scoring import ScoredAnswer
 
 REQS = ("The background of the whole canvas is white.", "A large red circle is drawn on the canvas.",
         "The text 'HELLO' appears at the top.")

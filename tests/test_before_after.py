@@ -2,7 +2,6 @@
 fireworks SDK (deployments on the Fireworks stand-in) and the real generate-and-score path (a chat stand-in
 serving a poor base and a better tuned model), and a job's curve becomes a training table."""
 
-import contextlib
 from dataclasses import replace
 
 import pytest
@@ -16,7 +15,6 @@ from svgkit.judge import RuleJudge
 from svgkit.rehearsal import open_platform
 from svgkit.rft.monitor import JobWatch, RewardSeries
 from svgkit.standin.chat import Completion
-from svgkit.standin.fireworks import FireworksStandin
 
 FW_KEY = "fw_3ZfakeKEYforHOLDOUTtestsONLY9d8c7b6a5f4e3d2c1b0a"
 BASE = MODELS.training_base
@@ -54,21 +52,7 @@ def test_offline_the_holdout_says_it_needs_a_live_model_and_sends_nothing(tmp_pa
         s.close()
 
 
-@contextlib.contextmanager
-def _live_fireworks(monkeypatch):
-    with FireworksStandin(speed=600) as remote:
-        monkeypatch.delenv("SVGKIT_MODE")
-        monkeypatch.setenv("FIREWORKS_API_KEY", FW_KEY)
-        monkeypatch.setenv("FIREWORKS_API_BASE", remote.url)
-        settings = with_spending(True, get_settings())
-        s = open_platform("deploy", settings)
-        try:
-            yield s, settings
-        finally:
-            s.close()
-
-
-def test_live_both_models_are_sampled_scored_and_compared_and_a_rerun_resumes(monkeypatch, chat_standin):
+def test_live_both_models_are_sampled_scored_and_compared_and_a_rerun_resumes(live_platform, chat_standin):
     asked = []
 
     def answer(request):
@@ -77,7 +61,8 @@ def test_live_both_models_are_sampled_scored_and_compared_and_a_rerun_resumes(mo
         return Completion(GOOD if "#" in model and "tuned" in model.split("#")[1] else BAD)
 
     chat_standin.responder = answer
-    with _live_fireworks(monkeypatch) as (s, settings):
+    with live_platform("deploy", api_key=FW_KEY, speed=600) as (_, s):
+        settings = with_spending(True, get_settings())
         # the base model stands in for the LoRA (the stand-in holds no tuned model); served the same way
         tuned = deploy.serve_model(s, BASE, allow=True, purpose="tuned", progress=False)
         base = deploy.serve_base_model(s, allow=True, serverless=True)

@@ -1,7 +1,6 @@
 """svgkit.deploy against the local Fireworks stand-in, through the real SDK: plan and price, the opt-in,
 READY with a deadline, reuse instead of a second deployment, FAILED, 403, cleanup that is safe to rerun."""
 
-import contextlib
 import json
 from dataclasses import replace
 
@@ -9,10 +8,10 @@ import pytest
 
 from svgkit import dataset, deploy, rft
 from svgkit import rehearsal as rehearsal_module
-from svgkit.config import DEPLOYMENT, FILES, GPU_PRICES, MODELS, REHEARSAL, get_settings, output_path, with_spending
+from svgkit.config import DEPLOYMENT, FILES, GPU_PRICES, MODELS, REHEARSAL, output_path
 from svgkit.fireworks_api import AccessDeniedError
 from svgkit.rehearsal import open_platform
-from svgkit.standin.fireworks import DeploymentPlan, FireworksStandin
+from svgkit.standin.fireworks import DeploymentPlan
 
 FW_KEY = "fw_3ZfakeKEYforDEPLOYtestsONLY9d8c7b6a5f4e3d2c1b0a"
 BASE = MODELS.training_base
@@ -28,21 +27,6 @@ def session(tmp_path):
     s = open_platform("deploy", state_dir=tmp_path / "standin", speed=600)
     yield s
     s.close()
-
-
-@contextlib.contextmanager
-def _live(monkeypatch, *, speed=600.0):
-    """A live session (key set, spending allowed) against a stand-in that plays "Fireworks"."""
-    with FireworksStandin(speed=speed) as remote:
-        monkeypatch.delenv("SVGKIT_MODE")
-        monkeypatch.setenv("FIREWORKS_API_KEY", FW_KEY)
-        monkeypatch.setenv("FIREWORKS_API_BASE", remote.url)
-        s = open_platform("deploy", with_spending(True, get_settings()))
-        try:
-            assert s.mode == "live"
-            yield remote, s
-        finally:
-            s.close()
 
 
 def _posts(standin):
@@ -68,8 +52,8 @@ def test_the_plan_shows_the_hourly_price_with_its_source_and_sends_nothing(sessi
     assert unknown.usd_per_hour is None and "no price" in unknown.price_note()
 
 
-def test_a_live_deployment_needs_the_opt_in_and_then_waits_until_ready(monkeypatch):
-    with _live(monkeypatch) as (remote, s):
+def test_a_live_deployment_needs_the_opt_in_and_then_waits_until_ready(live_platform):
+    with live_platform("deploy", api_key=FW_KEY, speed=600) as (remote, s):
         planned = deploy.serve_model(s, BASE, allow=False, purpose="base", progress=False)
         assert planned.how == "planned" and not planned.ready and "DEPLOY = True" in planned.message
         assert "$" in planned.message and not _posts(remote)
@@ -159,8 +143,8 @@ def test_a_recorded_deployment_deleted_elsewhere_is_reported_gone(session):
     assert out.deleted == () and out.already_gone == (served.deployment.id,)
 
 
-def test_keeping_a_live_deployment_says_what_it_costs(monkeypatch):
-    with _live(monkeypatch) as (_, s):
+def test_keeping_a_live_deployment_says_what_it_costs(live_platform):
+    with live_platform("deploy", api_key=FW_KEY, speed=600) as (_, s):
         served = deploy.serve_model(s, BASE, allow=True, purpose="base", progress=False)
         text = repr(deploy.cleanup_deployments(s, keep=True))
         hourly = served.plan.usd_per_hour

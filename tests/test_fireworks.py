@@ -5,6 +5,7 @@ import logging
 import socket
 
 import pytest
+from conftest import evaluator_folder
 from eval_protocol import platform_api
 
 from svgkit import fireworks_api as fa
@@ -15,12 +16,6 @@ KEY = "fw_3ZfakeKEYforTESTSonly9d8c7b6a5f4e3d2c1b0a"
 JUDGE_KEY = "sk-proj-fakeJUDGEkeyFORtestsONLY-0123456789abcdefABCDEF"
 BASE = "accounts/fireworks/models/qwen3-0p6b"
 FAST = {"poll_s": 0.01, "timeout_s": 5.0}
-
-
-@pytest.fixture
-def fw():
-    with FireworksStandin(speed=0) as server:
-        yield server
 
 
 @pytest.fixture
@@ -45,16 +40,8 @@ def _rows(path, n, tag="p"):
     return path
 
 
-def _bundle(tmp_path, name="bundle"):
-    folder = tmp_path / name
-    folder.mkdir()
-    (folder / "requirements.txt").write_text("svgkit\n")
-    (folder / "test_svg.py").write_text("def test_svg():\n    pass\n")
-    return folder
-
-
 def _active(fw, api, tmp_path, evaluator_id="svg-eval"):
-    api.create_evaluator(_bundle(tmp_path, evaluator_id), evaluator_id, entry_point="test_svg.py::test_svg")
+    api.create_evaluator(evaluator_folder(tmp_path, evaluator_id), evaluator_id, entry_point="test_svg.py::test_svg")
     fw.advance(fw.timings.evaluator_build_s)
     return evaluator_id
 
@@ -196,7 +183,7 @@ def test_waiting_on_something_missing_is_a_404_not_a_timeout(api):
 
 # --------------------------------------------------------------------------- evaluators
 def test_create_evaluator_then_wait_until_active(fw, api, tmp_path):
-    made = api.create_evaluator(_bundle(tmp_path), "svg-eval", entry_point="test_svg.py::test_svg",
+    made = api.create_evaluator(evaluator_folder(tmp_path), "svg-eval", entry_point="test_svg.py::test_svg",
                                 display_name="SVG judge")
     assert (made.state, made.display_name, made.entry_point) == ("BUILDING", "SVG judge", "test_svg.py::test_svg")
     assert set(api.evaluator_source("svg-eval")) == {"bundle.tar.gz"}
@@ -212,7 +199,7 @@ def test_create_evaluator_then_wait_until_active(fw, api, tmp_path):
 
 def test_build_failed_comes_back_with_the_tail_of_the_build_log(fw, api, tmp_path):
     fw.plan_build(BuildPlan("BUILD_FAILED", log="OSError: no library called \"cairo-2\" was found"))
-    api.create_evaluator(_bundle(tmp_path), "svg-eval", entry_point="test_svg.py::test_svg")
+    api.create_evaluator(evaluator_folder(tmp_path), "svg-eval", entry_point="test_svg.py::test_svg")
     _, tick = _advancing(fw, fw.timings.evaluator_build_s)
     done = api.wait_for_evaluator("svg-eval", on_progress=tick, **FAST)
     assert done.state == "BUILD_FAILED" and not done.active
@@ -222,7 +209,7 @@ def test_build_failed_comes_back_with_the_tail_of_the_build_log(fw, api, tmp_pat
 
 def test_a_build_that_never_finishes_times_out_with_a_link(fw, api, tmp_path):
     fw.plan_build(BuildPlan("NEVER"))
-    api.create_evaluator(_bundle(tmp_path), "svg-eval")
+    api.create_evaluator(evaluator_folder(tmp_path), "svg-eval")
     _, tick = _advancing(fw, 3600)
     with pytest.raises(fa.WaitTimeoutError) as err:
         api.wait_for_evaluator("svg-eval", on_progress=tick, poll_s=0.01, timeout_s=0.2)
@@ -233,7 +220,7 @@ def test_a_build_that_never_finishes_times_out_with_a_link(fw, api, tmp_path):
 
 def test_a_swallowed_code_upload_failure_is_raised(fw, api, tmp_path):
     fw.push(fw.error(403, "SignatureDoesNotMatch"), method="PUT", path=r"/standin-storage/.*")
-    folder = _bundle(tmp_path)
+    folder = evaluator_folder(tmp_path)
     with pytest.raises(fa.EvaluatorUploadError, match="code upload failed .*replace=True"):
         api.create_evaluator(folder, "svg-eval")
     assert sorted(p.name for p in folder.iterdir()) == ["requirements.txt", "test_svg.py"]  # no tarball left

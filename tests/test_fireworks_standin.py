@@ -12,7 +12,7 @@ import time
 import fireworks
 import httpx
 import pytest
-from conftest import REPO
+from conftest import REPO, evaluator_folder
 from eval_protocol import platform_api
 from eval_protocol.auth import get_fireworks_api_base, verify_api_key_and_get_account_id
 from eval_protocol.evaluation import create_evaluation
@@ -42,12 +42,6 @@ pytestmark = pytest.mark.filterwarnings(
 
 
 @pytest.fixture
-def fw():
-    with FireworksStandin(speed=0) as server:
-        yield server
-
-
-@pytest.fixture
 def sdk():
     """Makes ``fireworks.Fireworks`` clients, closed after the test (an open client leaks its sockets)."""
     made = []
@@ -70,15 +64,6 @@ def _dump(server: FireworksStandin) -> str:
     return json.dumps([[r.path, r.headers, r.body.decode(errors="replace")] for r in server.requests])
 
 
-def _bundle(tmp_path, name="bundle", *, requirements=True):
-    folder = tmp_path / name
-    folder.mkdir()
-    if requirements:
-        (folder / "requirements.txt").write_text("svgkit\n")
-    (folder / "test_svg.py").write_text("def test_svg():\n    pass\n")
-    return folder
-
-
 def _upload_evaluator(fw, folder, evaluator_id="svg-eval", **kwargs):
     with fw.activate(), contextlib.chdir(folder):
         return create_evaluation(evaluator_id, account_id=fw.account_id, api_key=KEY,
@@ -95,7 +80,7 @@ def _ready_dataset(fw, client, tmp_path, dataset_id="ds-train", rows=10):
 
 
 def _active_evaluator(fw, tmp_path, evaluator_id="svg-eval"):
-    _upload_evaluator(fw, _bundle(tmp_path, evaluator_id), evaluator_id)
+    _upload_evaluator(fw, evaluator_folder(tmp_path, evaluator_id), evaluator_id)
     fw.advance(fw.timings.evaluator_build_s)
     return f"accounts/{fw.account_id}/evaluators/{evaluator_id}"
 
@@ -245,7 +230,7 @@ def test_lists_paginate_with_page_tokens(client):
 
 # --------------------------------------------------------------------------- evaluators
 def test_create_evaluation_uploads_a_tarball_that_builds_to_active(fw, client, tmp_path):
-    folder = _bundle(tmp_path)
+    folder = evaluator_folder(tmp_path)
     result = _upload_evaluator(fw, folder)
     assert (result.state, result.name) == ("BUILDING", f"accounts/{STANDIN_ACCOUNT}/evaluators/svg-eval")
     calls = [(c.method, c.path.split("/svg-eval")[-1] if "svg-eval" in c.path else c.path)
@@ -270,9 +255,9 @@ def test_build_failed_with_its_log_and_a_build_that_never_finishes(fw, client, t
     fw.plan_build(BuildPlan("BUILD_FAILED", log="ERROR: No matching distribution found for cairosvg==99",
                             message="pip install failed"), evaluator_id="broken")
     fw.plan_build(BuildPlan("NEVER"), evaluator_id="stuck")
-    _upload_evaluator(fw, _bundle(tmp_path, "one"), "broken")
-    _upload_evaluator(fw, _bundle(tmp_path, "two"), "stuck")
-    _upload_evaluator(fw, _bundle(tmp_path, "three"), "fine")
+    _upload_evaluator(fw, evaluator_folder(tmp_path, "one"), "broken")
+    _upload_evaluator(fw, evaluator_folder(tmp_path, "two"), "stuck")
+    _upload_evaluator(fw, evaluator_folder(tmp_path, "three"), "fine")
     fw.advance(100 * fw.timings.evaluator_build_s)
     broken = client.evaluators.get("broken")
     assert (broken.state, broken.status.message) == ("BUILD_FAILED", "pip install failed")
@@ -283,7 +268,7 @@ def test_build_failed_with_its_log_and_a_build_that_never_finishes(fw, client, t
 
 
 def test_a_bundle_without_its_entry_point_fails_to_build(fw, client, tmp_path):
-    folder = _bundle(tmp_path)
+    folder = evaluator_folder(tmp_path)
     (folder / "test_svg.py").unlink()
     (folder / "other.py").write_text("x = 1\n")
     _upload_evaluator(fw, folder)
@@ -294,7 +279,7 @@ def test_a_bundle_without_its_entry_point_fails_to_build(fw, client, tmp_path):
 
 def test_a_failed_code_upload_leaves_the_evaluator_building_as_create_evaluation_hides_it(fw, client, tmp_path):
     fw.push(fw.error(403, "signature does not match"), method="PUT", path=r"/standin-storage/.*")
-    result = _upload_evaluator(fw, _bundle(tmp_path))
+    result = _upload_evaluator(fw, evaluator_folder(tmp_path))
     assert result.state == "BUILDING"  # create_evaluation swallowed the failure
     assert not fw.requests_to("POST", r".*:validateUpload")
     fw.advance(100 * fw.timings.evaluator_build_s)
@@ -304,9 +289,9 @@ def test_a_failed_code_upload_leaves_the_evaluator_building_as_create_evaluation
 
 
 def test_force_replaces_an_existing_evaluator(fw, client, tmp_path):
-    _upload_evaluator(fw, _bundle(tmp_path, "first"))
+    _upload_evaluator(fw, evaluator_folder(tmp_path, "first"))
     with pytest.raises(fireworks.ConflictError):
-        _upload_evaluator(fw, _bundle(tmp_path, "second"))
+        _upload_evaluator(fw, evaluator_folder(tmp_path, "second"))
     _upload_evaluator(fw, tmp_path / "second", force=True)
     replaced = [(c.method, c.path.rsplit("/", 1)[-1]) for c in fw.transcript()][-5:]
     assert replaced == [("GET", "svg-eval"), ("DELETE", "svg-eval"), ("POST", "evaluatorsV2"),
@@ -368,7 +353,7 @@ def test_jobs_that_end_otherwise_say_why(fw, client, tmp_path, outcome, model_ma
 
 def test_a_job_whose_evaluator_is_not_active_fails_in_validation(fw, client, tmp_path):
     dataset = _ready_dataset(fw, client, tmp_path)
-    _upload_evaluator(fw, _bundle(tmp_path))  # still BUILDING
+    _upload_evaluator(fw, evaluator_folder(tmp_path))  # still BUILDING
     _job(client, dataset, f"accounts/{STANDIN_ACCOUNT}/evaluators/svg-eval")
     fw.advance(100_000)
     job = client.reinforcement_fine_tuning_jobs.get("job-1")
@@ -523,7 +508,7 @@ def test_a_reopened_stand_in_never_goes_back_before_what_a_read_reported(tmp_pat
     """Time that passed with only reads (polls) survives a restart: notebook 04 reopens notebook 03's stand-in."""
     state = tmp_path / "state"
     with FireworksStandin(speed=0, state_dir=state) as fw:
-        _upload_evaluator(fw, _bundle(tmp_path, "svg-eval"), "svg-eval")  # the last write: building
+        _upload_evaluator(fw, evaluator_folder(tmp_path, "svg-eval"), "svg-eval")  # the last write: building
         fw.clock.advance(fw.timings.evaluator_build_s)  # time passes with no write (a wall clock does this)
         client = sdk(api_key=KEY, base_url=fw.url, account_id=fw.account_id, max_retries=0)
         assert client.evaluators.get("svg-eval").state == "ACTIVE"  # a poll reports the build finished

@@ -6,7 +6,6 @@ import pytest
 
 from svgkit.config import PLATFORM, get_settings, with_spending
 from svgkit.rehearsal import PlatformSession, open_platform
-from svgkit.standin.fireworks import FireworksStandin
 
 
 def test_offline_opens_a_rehearsal_that_points_both_clients_at_the_standin_and_restores_them(tmp_path):
@@ -49,12 +48,8 @@ def test_without_the_spending_opt_in_a_key_still_rehearses(monkeypatch, tmp_path
         session.close()
 
 
-def test_live_with_key_and_opt_in_talks_to_the_configured_control_plane(monkeypatch, tmp_path):
-    with FireworksStandin(speed=0) as remote:  # plays "Fireworks" for this test
-        monkeypatch.delenv("SVGKIT_MODE")
-        monkeypatch.setenv("FIREWORKS_API_KEY", "fw-test-key-not-real")
-        monkeypatch.setenv("FIREWORKS_API_BASE", remote.url)
-        session = open_platform("upload", with_spending(True, get_settings()), state_dir=tmp_path / "s")
+def test_live_with_key_and_opt_in_talks_to_the_configured_control_plane(live_platform):
+    with live_platform("upload", api_key="fw-test-key-not-real") as (remote, session):  # remote plays "Fireworks"
         assert session.mode == "live" and session.standin is None
         assert session.api.base_url == remote.url and "LIVE" in session.banner
         assert session.transcript() == ()

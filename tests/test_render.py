@@ -75,11 +75,16 @@ def test_none_and_non_svg_are_failed_results_not_exceptions():
     assert not junk.ok and junk.error.startswith("rejected")
 
 
+def _text_pixels(attributes: str) -> np.ndarray:
+    """The pixels of one line of text drawn with ``attributes`` on its ``<text>``."""
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="300" height="40"><text x="5" y="30" '
+           f'font-size="24" {attributes}>Hamburgefonstiv</text></svg>')
+    return pixels(render_png(svg))
+
+
 def test_generic_font_families_use_liberation_fonts():
     def text(family: str) -> np.ndarray:
-        svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="300" height="40"><text x="5" y="30" '
-               f'font-size="24" font-family="{family}">Hamburgefonstiv</text></svg>')
-        return pixels(render_png(svg))
+        return _text_pixels(f'font-family="{family}"')
 
     assert np.array_equal(text("sans-serif"), text("Liberation Sans"))
     assert np.array_equal(text("serif"), text("Liberation Serif"))
@@ -90,12 +95,7 @@ def test_generic_font_families_use_liberation_fonts():
 
 
 def test_text_without_font_family_uses_the_browser_default_serif():
-    def text(attr: str) -> np.ndarray:
-        svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="300" height="40"><text x="5" y="30" '
-               f'font-size="24" {attr}>Hamburgefonstiv</text></svg>')
-        return pixels(render_png(svg))
-
-    assert np.array_equal(text(""), text('font-family="Liberation Serif"'))
+    assert np.array_equal(_text_pixels(""), _text_pixels('font-family="Liberation Serif"'))
 
 
 def test_render_many_keeps_order_and_handles_none():

@@ -1,7 +1,6 @@
 """svgkit.rft against the local Fireworks stand-in, through the real SDK: spec checks, estimate, signal,
 dataset upload, launch, reattach after a restart, cancel, failures, 403, monitoring."""
 
-import contextlib
 import json
 import sys
 import types
@@ -9,16 +8,17 @@ import typing
 from dataclasses import replace
 
 import pytest
+from conftest import evaluator_folder
 
 from svgkit import dataset, rft
 from svgkit import rehearsal as rehearsal_module
-from svgkit.config import FILES, PRICES, REHEARSAL, RFT, RFT_PRICING, Settings, get_settings, output_path, with_spending
-from svgkit.evaluation import ScoredAnswer
+from svgkit.config import FILES, PRICES, REHEARSAL, RFT, RFT_PRICING, Settings, get_settings, output_path
 from svgkit.fireworks_api import AccessDeniedError, ServiceUnavailableError
 from svgkit.judge import RuleJudge
 from svgkit.rehearsal import open_platform
+from svgkit.scoring import ScoredAnswer
 from svgkit.standin import Completion, Request, Response
-from svgkit.standin.fireworks import BuildPlan, FireworksStandin, JobPlan
+from svgkit.standin.fireworks import BuildPlan, JobPlan
 
 FW_KEY = "fw_3ZfakeKEYforRFTtestsONLY9d8c7b6a5f4e3d2c1b0a"
 JUDGE_KEY = "sk-proj-fakeJUDGEkeyFORrftTESTSonly-0123456789ab"
@@ -46,34 +46,11 @@ def session(tmp_path):
     s.close()
 
 
-@contextlib.contextmanager
-def _live(monkeypatch, *, speed=0.0):
-    """A live session (key set, spending allowed) against a stand-in that plays "Fireworks"."""
-    with FireworksStandin(speed=speed) as remote:
-        monkeypatch.delenv("SVGKIT_MODE")
-        monkeypatch.setenv("FIREWORKS_API_KEY", FW_KEY)
-        monkeypatch.setenv("FIREWORKS_API_BASE", remote.url)
-        s = open_platform("rft", with_spending(True, get_settings()))
-        try:
-            assert s.mode == "live"
-            yield remote, s
-        finally:
-            s.close()
-
-
-def _bundle(tmp_path, name="bundle"):
-    folder = tmp_path / name
-    folder.mkdir()
-    (folder / "requirements.txt").write_text("svgkit\n")
-    (folder / "test_svg_drawing.py").write_text("def test_svg_drawing():\n    pass\n")
-    return folder
-
-
 def _evaluator(session, tmp_path, plan=None, standin=None):
     standin = standin or session.standin
     standin.plan_build(plan or BuildPlan())
-    session.api.create_evaluator(_bundle(tmp_path, f"b{len(list(tmp_path.iterdir()))}"), RFT.evaluator_id,
-                                 entry_point=RFT.evaluator_entry_point, replace=True)
+    folder = evaluator_folder(tmp_path, f"b{len(list(tmp_path.iterdir()))}", test="test_svg_drawing")
+    session.api.create_evaluator(folder, RFT.evaluator_id, entry_point=RFT.evaluator_entry_point, replace=True)
     standin.advance(standin.timings.evaluator_build_s)
 
 
@@ -332,8 +309,8 @@ def test_a_rehearsal_fills_in_what_notebook_03_did_not_upload(tmp_path, rows):
         s.close()
 
 
-def test_live_prerequisites_only_look(tmp_path, monkeypatch, rows):
-    with _live(monkeypatch) as (remote, s):
+def test_live_prerequisites_only_look(tmp_path, live_platform, rows):
+    with live_platform("rft", api_key=FW_KEY) as (remote, s):
         report = rft.check_prerequisites(s)
         assert not report.ok
         assert {i.item for i in report.items if not i.ok} == {"evaluator", "judge secret"}
@@ -358,8 +335,8 @@ def test_dataset_upload_is_idempotent_by_content(tmp_path, rows):
         s.close()
 
 
-def test_a_live_upload_needs_the_opt_in(tmp_path, monkeypatch, rows):
-    with _live(monkeypatch, speed=600) as (remote, s):
+def test_a_live_upload_needs_the_opt_in(tmp_path, live_platform, rows):
+    with live_platform("rft", api_key=FW_KEY, speed=600) as (remote, s):
         planned = rft.upload_training_rows(s, allow=False, progress=False)
         assert planned.action == "planned" and "UPLOAD_DATASET = True" in planned.message
         assert not [c for c in remote.transcript() if c.method == "POST"]
@@ -414,8 +391,8 @@ def test_a_new_launch_needs_a_deliberate_choice(session, tmp_path, rows):
     assert rft.load_job_record(session).job_id == "second-job" and len(_creates(session.standin)) == 2
 
 
-def test_a_live_launch_needs_the_opt_in_and_then_launches(tmp_path, monkeypatch, rows):
-    with _live(monkeypatch) as (remote, s):
+def test_a_live_launch_needs_the_opt_in_and_then_launches(tmp_path, live_platform, rows):
+    with live_platform("rft", api_key=FW_KEY) as (remote, s):
         spec = _ready(s, tmp_path, rows, standin=remote)
         planned = rft.launch_job(s, spec, allow=False, rows=rows)
         assert planned.action == "planned" and "LAUNCH = True" in planned.message

@@ -10,9 +10,9 @@ from PIL import Image
 
 from svgkit import dataset, display, gallery, plots
 from svgkit.dataset import Prompt, load_bundled_prompts, load_examples
-from svgkit.evaluation import score_generations
 from svgkit.generate import offline_generations
 from svgkit.judge import RuleJudge
+from svgkit.scoring import score_generations
 from svgkit.stats import CATEGORIES, PromptStats, TermCounts, prompt_stats, term_counts
 
 
@@ -253,6 +253,18 @@ def test_term_bars_with_few_terms_and_colour_mapping():
     faces = [patch.get_facecolor() for patch in colours_ax.patches]
     assert faces == [to_rgba("gold"), to_rgba("navy")]  # "golden" is drawn in gold
     assert shapes_ax.patches[0].get_facecolor() == to_rgba("#777777")
+
+
+def test_term_bars_draws_a_colour_word_matplotlib_does_not_know_in_its_colour_class():
+    """The colour words are the judge's: "wooden" (22 mentions in SVGBench) counts, and is drawn brown."""
+    from matplotlib.colors import to_rgba
+
+    terms = term_counts([Prompt("w", "Draw a cabin.", ("A wooden door.", "A mustard roof and a red chimney."))])
+    assert terms.colours == Counter({"wooden": 1, "mustard": 1, "red": 1})
+    (colours_ax, _, _) = plots.term_bars(terms).get_axes()
+    faces = {label: patch.get_facecolor() for (label, _), patch in zip(_bars(colours_ax), colours_ax.patches,
+                                                                      strict=True)}
+    assert faces == {"wooden": to_rgba("brown"), "mustard": to_rgba("yellow"), "red": to_rgba("red")}
 
 
 def _prompt(pid: str) -> Prompt:

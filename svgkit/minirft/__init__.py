@@ -7,7 +7,7 @@ What notebooks call (a stable API; notebook 05 relies on it)::
     cache = RewardCache()                       # share it: each candidate is scored once
     run = run_minirft(MiniRftConfig(seed=0), cache=cache, progress=True)   # -> MiniRftRun
     run.log                                     # svgkit.training_log.TrainingLog, one TrainingStep per step
-    before = run.scored_answers("start")        # list[svgkit.evaluation.ScoredAnswer], one per training
+    before = run.scored_answers("start")        # list[svgkit.scoring.ScoredAnswer], one per training
     after = run.scored_answers("final")         #   prompt, same order and row_id in both lists
     run.summary()                               # the figures in a few lines (says it is a miniature)
     run.start_reward, run.final_reward          # expected reward of the starting / final policy

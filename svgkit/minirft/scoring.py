@@ -27,9 +27,10 @@ from typing import Literal
 
 from .._ep import EvaluateResult, EvaluationRow
 from ..dataset import Prompt, to_eval_rows
-from ..evaluation import ascore_row, requirement_results
+from ..evaluation import ascore_row
 from ..guards import written_requirements
 from ..judge import Judge, JudgeCache, RequirementVerdict, RuleJudge, Verdict
+from ..scoring import requirement_results
 from .candidates import Candidate
 
 __all__ = ["GULLIBLE_REASON", "JUDGES", "CandidateScore", "GullibleJudge", "JudgeName", "RewardCache", "candidate_row"]

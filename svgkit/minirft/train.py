@@ -19,8 +19,8 @@ import numpy as np
 from .._aio import run_sync
 from ..config import MINIRFT
 from ..dataset import Prompt, load_bundled_prompts, load_examples, to_eval_rows
-from ..evaluation import ScoredAnswer
 from ..judge import requirement_kind
+from ..scoring import ScoredAnswer
 from ..training_log import TrainingLog, TrainingStep
 from .candidates import Candidate, CandidatePool, build_pool
 from .policy import SoftmaxPolicy, group_advantages
@@ -190,7 +190,7 @@ class MiniRftRun:
     def scored_answers(self, which: Literal["start", "final"] = "final") -> list[ScoredAnswer]:
         """Each training prompt's answer before (``"start"``) or after (``"final"``) training, as scored records.
 
-        The records are :class:`svgkit.evaluation.ScoredAnswer`, the type notebook 02 scores
+        The records are :class:`svgkit.scoring.ScoredAnswer`, the type notebook 02 scores
         answers into, so the miniature's answers before and after training go through the
         same tables and galleries. One per prompt, in pool order.
 

@@ -7,7 +7,7 @@ teaches the policy nothing, however long the job runs.
 
 :func:`check_learning_signal` samples n answers per training prompt from the base model (through
 :func:`svgkit.generate.generate`, the same path as notebook 02), scores them with the reward
-(:func:`svgkit.evaluation.score_generations`), and reports the reward spread per prompt and the
+(:func:`svgkit.scoring.score_generations`), and reports the reward spread per prompt and the
 share of prompts with none. Offline it runs the same check on the bundled example answers (2-3
 hand-written answers per prompt, not base-model samples), and says so. :meth:`SignalCheck.keep_rows`
 gives a training set of only the prompts with signal, as an option.
@@ -21,11 +21,11 @@ from typing import Any, Literal
 
 from ..config import MODELS, RFT, Secret, Settings, get_settings, output_path
 from ..dataset import write_rows
-from ..evaluation import ScoredAnswer, score_generations
 from ..generate import BUNDLED_EXAMPLE, Generation, generate
 from ..judge import Judge, default_judge
 from ..plots import PlotFigure
 from ..pricing import CostEstimate, estimate_cost
+from ..scoring import ScoredAnswer, score_generations
 from .spec import RftJobSpec
 from .views import MarkdownView
 

@@ -100,8 +100,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from .._environ import patched_environ
 from ..config import MODELS
+from ..environ import patched_environ
 from .base import Request, Response, StandinServer
 
 __all__ = [

@@ -1,7 +1,8 @@
 """Set environment variables for a ``with`` block and put back exactly what was there before.
 
 One implementation for svgkit's temporary environments (the Fireworks client's upload call,
-the stand-in's :meth:`~svgkit.standin.fireworks.FireworksStandin.activate`): :func:`patched_environ`.
+the stand-in's :meth:`~svgkit.standin.fireworks.FireworksStandin.activate`, a rehearsal's
+:class:`~svgkit.rehearsal.PlatformSession`): :func:`patched_environ`.
 """
 
 import contextlib
