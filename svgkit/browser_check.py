@@ -20,6 +20,7 @@ without network. Needs the ``browser`` extra (``pip install -e '.[browser]'``) a
 """
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -192,6 +193,19 @@ class _Lab:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def shut_down_kernels(self) -> None:
+        """End every notebook session (and its kernel) the server holds; errors are ignored."""
+        headers = {"Authorization": f"token {self.token}"}
+        with contextlib.suppress(OSError, ValueError):
+            with urllib.request.urlopen(urllib.request.Request(f"{self.url}/api/sessions", headers=headers),
+                                        timeout=10) as resp:
+                sessions = json.loads(resp.read())
+            for session in sessions:
+                request = urllib.request.Request(f"{self.url}/api/sessions/{session['id']}", method="DELETE",
+                                                 headers=headers)
+                with contextlib.suppress(OSError):
+                    urllib.request.urlopen(request, timeout=30).close()
+
     def close(self) -> None:
         self.proc.terminate()
         try:
@@ -243,13 +257,16 @@ nb.scrollToItem(0, 'start');
 """
 
 #: How many widget views the page renders as widgets (not as their text or HTML fallback).
+# Both look only inside the notebook in front: a hidden tab's gallery has no size to screenshot.
 _JS_RENDERED_WIDGETS = """
-return document.querySelectorAll('.jp-OutputArea-output > .jupyter-widgets').length;
+const root = (window.jupyterapp && window.jupyterapp.shell.currentWidget || {}).node || document;
+return root.querySelectorAll('.jp-OutputArea-output > .jupyter-widgets').length;
 """
 
 _JS_GALLERIES = """
 const found = [];
-for (const select of document.querySelectorAll('.jp-OutputArea .widget-dropdown select')) {
+const root = (window.jupyterapp && window.jupyterapp.shell.currentWidget || {}).node || document;
+for (const select of root.querySelectorAll('.jp-OutputArea .widget-dropdown select')) {
   let box = select.closest('.widget-vbox') || select.closest('.jp-OutputArea-output');
   const img = box && box.querySelector('img');
   if (img) found.push([select, box]);
@@ -323,7 +340,8 @@ def _check_one(driver: Any, lab: _Lab, name: str, shots: Path, timeout_s: float)
     check = NotebookCheck(name)
     stem = Path(name).stem.split("_", 1)[0]
     start = time.monotonic()
-    driver.get(f"{lab.url}/lab/tree/notebooks/{name}?token={lab.token}")
+    # ?reset: a fresh workspace, so the notebooks checked before do not reopen beside this one
+    driver.get(f"{lab.url}/lab/tree/notebooks/{name}?reset&token={lab.token}")
     state = _wait(lambda: (s := driver.execute_script(_JS_STATE)).get("ready") and s.get("name", "").endswith(name)
                   and s.get("kernel") == "idle" and s, 180, f"{name} to open with an idle kernel")
     time.sleep(3)  # widget views render from the saved state
@@ -426,7 +444,9 @@ def check_notebooks(
                 checks.append(NotebookCheck(path.name, [_describe(exc)]))
             finally:
                 if browser is not None:
-                    browser.quit()
+                    with contextlib.suppress(Exception):  # a crashed Chromium must not lose the report
+                        browser.quit()
+                lab.shut_down_kernels()  # the next notebook does not share 2 cores with this one's kernel
             if not checks[-1].ok:
                 break  # later notebooks read what this one writes
         log = (shots / "jupyterlab.log").read_text(errors="replace")

@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 from ._ep import EvaluateResult, EvaluationRow
 from .config import EVALUATION, FILES, MODELS, ROLLOUT_SERVER, Settings, get_settings, output_path
 from .dataset import examples_to_rows, load_bundled_prompts, load_examples, write_rows
-from .judge import Judge, JudgeChoice, choose_judge
+from .judge import Judge, JudgeChoice, choose_judge, default_judge
 from .scoring import ascore_answer, decided_figures, invalid_score, judged_by
 
 __all__ = [
@@ -202,6 +202,12 @@ async def ascore_row(row: EvaluationRow, *, judge: Judge | None = None,
     ``is_score_valid=False`` and the status as the reason, so it is never mistaken for a
     real zero. Everything else is :func:`svgkit.reward.ascore_response`; an unexpected error
     in it is an invalid score too, never a lost row (:func:`svgkit.scoring.ascore_answer`).
+
+    Without ``judge``, the judge is the one the evaluator plan would choose: when generation is
+    live, the rows are live rollouts, and the rule judge scores them only if ``SVGKIT_JUDGE=rule``.
+
+    Raises:
+        JudgeNotChosenError: No ``judge`` given, live rollouts, no judge key and no ``SVGKIT_JUDGE=rule``.
     """
     status = row.rollout_status
     if status is not None and not (status.is_running() or status.is_finished()):
@@ -217,6 +223,9 @@ async def ascore_row(row: EvaluationRow, *, judge: Judge | None = None,
     content = answers[-1].content
     if not isinstance(content, str):  # multi-part content: keep the text parts
         content = "".join(getattr(p, "text", "") or "" for p in (content or []))
+    if judge is None:  # as the evaluator plan chooses: live rollouts are never scored by an unchosen rule judge
+        settings = settings or get_settings()
+        judge = default_judge(settings, live_rollouts=settings.mode("generate") == "live")
     result, _ = await ascore_answer(content, requirements, judge=judge, prompt=info.get("original_prompt"),
                                     settings=settings)
     return result

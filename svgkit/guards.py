@@ -374,7 +374,9 @@ def _requested(text: str, requirements: Sequence[str], labels: Sequence[str]) ->
     all its words are words of one requirement (a requirement asks for that text)."""
     out = normalise_text(text)
     for label in sorted(labels, key=len, reverse=True):
-        out = out.replace(label, " ")
+        # whole phrases only: a short label ('No', 'Sat', '0') must not cut the words around it
+        # ("ignore", "satisfied", "10/10") and so switch the patterns off
+        out = re.sub(rf"(?<!\w){re.escape(label)}(?!\w)", " ", out)
     words = set(all_words(out))
     if words and any(words <= set(all_words(r)) for r in requirements):
         return ""

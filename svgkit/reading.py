@@ -12,6 +12,7 @@
 
 import io
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +48,11 @@ _QUOTED_RE = re.compile(r"(?<![A-Za-z0-9])'([^']{1,80}?)'(?![A-Za-z0-9])|\"([^\"
                         r"\u2018([^\u2019]{1,80}?)\u2019|\u201c([^\u201d]{1,80}?)\u201d")
 _WORD_RE = re.compile(r"[a-z0-9]+")
 _SPACE_RE = re.compile(r"\s+")
+#: Invisible format characters (soft hyphen, zero-width spaces and joiners, direction marks, BOM)
+#: that split a word for a reader of the SVG but not for someone looking at the picture.
+_INVISIBLE_RE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]")
+#: Cyrillic and Greek letters drawn like Latin ones (after casefolding), read as the Latin letter.
+_LOOKALIKES = str.maketrans("аевкмнорстухіјѕԁαβεζηικμνορτυχ", "aebkmhopctyxijsdabezhikmnoptyx")
 
 
 # ------------------------------------------------------------------------- pictures
@@ -211,10 +217,18 @@ def components(mask: np.ndarray, *, max_runs: int = 40_000) -> Components:
 
 # ------------------------------------------------------------------------- sentences
 def normalise_text(s: str) -> str:
-    """Casefolded text with typographic quotes, dashes and spaces made plain."""
+    """Casefolded text with typographic quotes, dashes and spaces made plain.
+
+    Text is read as it looks: compatibility forms are folded (NFKC: fullwidth letters, ligatures),
+    invisible format characters are dropped, and Cyrillic or Greek look-alikes of Latin letters
+    read as those letters, so a disguised word ("аll" with a Cyrillic a) is still the word.
+    """
+    if not s.isascii():
+        s = _INVISIBLE_RE.sub("", unicodedata.normalize("NFKC", s))
     s = (s.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
          .replace("\u2026", "...").replace("\u2013", "-").replace("\u2014", "-").replace("\u00a0", " "))
-    return _SPACE_RE.sub(" ", s).strip().casefold()
+    s = _SPACE_RE.sub(" ", s).strip().casefold()
+    return s if s.isascii() else s.translate(_LOOKALIKES)
 
 
 def content_words(s: str) -> list[str]:

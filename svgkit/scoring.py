@@ -186,7 +186,8 @@ def score_generations(generations: Sequence[Generation], rows: Sequence[Any], *,
     Args:
         generations: From :func:`svgkit.generate.generate`.
         rows: The rows they answer (dicts or ``EvaluationRow``), matched by ``row_id``.
-        judge: Judge to use (default: :func:`svgkit.judge.default_judge`).
+        judge: Judge to use (default: :func:`svgkit.judge.default_judge`, with live rollouts when any
+            generation is live model output: then it refuses the rule judge unless ``SVGKIT_JUDGE=rule``).
         concurrency: Answers scored at once.
         progress: Show a progress bar.
 
@@ -200,7 +201,8 @@ def score_generations(generations: Sequence[Generation], rows: Sequence[Any], *,
     for info in infos.values():
         if info.get("example_id"):
             by_example[info["example_id"]] = info
-    judge = judge or default_judge()
+    # live model output is scored as live rollouts: never by a rule judge nobody chose
+    judge = judge or default_judge(live_rollouts=any(g.source == "live" for g in generations))
 
     async def one(gen: Generation, sem: asyncio.Semaphore, bar: Any) -> ScoredAnswer:
         info = by_example.get(gen.example_id or "") or infos.get(gen.row_id)

@@ -70,7 +70,8 @@ def live_platform(monkeypatch):
 
     ``with live_platform("rft", api_key=KEY, speed=0) as (remote, session):`` sets the key and
     ``FIREWORKS_API_BASE`` (to the stand-in), gives the spending opt-in, and checks the session is
-    live; the session is closed and the stand-in stopped at the end of the block.
+    live; the session is closed and the stand-in stopped at the end of the block. The variables
+    stay set until the test ends (monkeypatch undoes them), so a second block in one test works too.
     """
     from svgkit.config import get_settings, with_spending
     from svgkit.rehearsal import open_platform
@@ -79,7 +80,7 @@ def live_platform(monkeypatch):
     @contextlib.contextmanager
     def open_live(step, *, api_key, speed=0.0):
         with FireworksStandin(speed=speed) as remote:
-            monkeypatch.delenv("SVGKIT_MODE")
+            monkeypatch.delenv("SVGKIT_MODE", raising=False)
             monkeypatch.setenv("FIREWORKS_API_KEY", api_key)
             monkeypatch.setenv("FIREWORKS_API_BASE", remote.url)
             session = open_platform(step, with_spending(True, get_settings()))

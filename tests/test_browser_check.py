@@ -65,12 +65,10 @@ def test_a_broken_step_is_reported_with_where_it_stopped():
     def step():
         raise RuntimeError("Message: unknown error: Cannot take screenshot with 0 width.\nStacktrace:\n#0 0x55d5")
 
-    try:
+    with pytest.raises(RuntimeError) as raised:
         step()
-    except RuntimeError as exc:
-        message = "RuntimeError: Message: unknown error: Cannot take screenshot with 0 width."
-        assert browser_check._describe(exc) == message
-    try:
+    message = "RuntimeError: Message: unknown error: Cannot take screenshot with 0 width."
+    assert browser_check._describe(raised.value) == message
+    with pytest.raises(RuntimeError) as raised:
         browser_check._page_shot(_FlakyDriver("no such window"), None)
-    except RuntimeError as exc:
-        assert browser_check._describe(exc).startswith("RuntimeError in _screenshot (line ")
+    assert browser_check._describe(raised.value).startswith("RuntimeError in _screenshot (line ")

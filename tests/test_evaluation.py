@@ -164,3 +164,18 @@ def test_a_scoring_error_in_the_evaluator_is_an_invalid_score_not_a_lost_row():
 
     result = asyncio.run(evaluation.ascore_row(_row(SVG_OK, status=Status.rollout_finished()), judge=Broken()))
     assert result.score == 0 and result.is_score_valid is False and "judge exploded" in result.reason
+
+
+def test_ascore_row_without_a_judge_refuses_live_rollouts_as_the_plan_does(monkeypatch):
+    """A hand-made evaluator on ascore_row gets the evaluator's refusal, not a silent rule judge."""
+    from svgkit.judge import JudgeNotChosenError
+
+    live = with_spending(True, get_settings({"FIREWORKS_API_KEY": KEY, "OPENAI_API_KEY": ""}, read_dotenv=False))
+    with pytest.raises(JudgeNotChosenError, match="OPENAI_API_KEY"):
+        asyncio.run(evaluation.ascore_row(_row(SVG_OK, status=Status.rollout_finished()), settings=live))
+    chosen = with_spending(True, get_settings({"FIREWORKS_API_KEY": KEY, "OPENAI_API_KEY": "", "SVGKIT_JUDGE": "rule"},
+                                              read_dotenv=False))
+    result = asyncio.run(evaluation.ascore_row(_row(SVG_OK, status=Status.rollout_finished()), settings=chosen))
+    assert result.is_score_valid and result.metrics["judge"].reason.startswith("rule")
+    offline = asyncio.run(evaluation.ascore_row(_row(SVG_OK), settings=get_settings({}, read_dotenv=False)))
+    assert offline.is_score_valid, "offline rows still use the rule judge, unasked"

@@ -91,3 +91,18 @@ def test_gallery_and_figures_never_render_a_scored_answer_again(scored, monkeypa
     bare = ScoredAnswer(drawn[0].row_id, 0, drawn[0].prompt, drawn[0].requirements, drawn[0].response,
                         drawn[0].source, drawn[0].result)
     assert gallery.answer_png(bare) == drawn[0].render.png and len(calls) == 1
+
+
+def test_live_generations_without_a_chosen_judge_are_refused(monkeypatch):
+    from svgkit.judge import JudgeNotChosenError
+
+    monkeypatch.setenv("FIREWORKS_API_KEY", "fw-test-key-not-real-0000")
+    for name in ("OPENAI_API_KEY", "SVGKIT_JUDGE_API_KEY", "SVGKIT_JUDGE", "SVGKIT_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    rows = dataset.examples_to_rows(dataset.load_examples()[:1], dataset.load_bundled_prompts())
+    live = [Generation(rows[0]["input_metadata"]["row_id"], 0, "m", rows[0]["messages"][1]["content"], source="live")]
+    with pytest.raises(JudgeNotChosenError):
+        score_generations(live, rows, progress=False)
+    monkeypatch.setenv("SVGKIT_JUDGE", "rule")
+    (scored,) = score_generations(live, rows, progress=False)
+    assert scored.result.is_score_valid and scored.judge == "rule"

@@ -21,6 +21,7 @@ from typing import Any, Literal
 from ..config import JUDGE, MissingKeyError, Settings, get_settings
 from ..http_client import ChatClient, RetryPolicy, scrub_secrets
 from ..pricing import token_cost
+from ..reading import quoted_phrases
 from .base import Judge
 from .cache import JudgeCache
 from .records import RequirementVerdict, Verdict
@@ -292,6 +293,9 @@ class VisionJudge(Judge):
             if not isinstance(written, bool):
                 raise _JudgeFailure(f"verdict {idx} has a 'only_written' that is not true/false")
             reason = str(e.get("reason") or "")[:300]
+            # a requirement that asks for quoted text is fulfilled by that text: "only written" is
+            # the judge reading rule 2 too literally there, and would zero an honest answer
+            written = written and not quoted_phrases(requirements[idx - 1])
             if written and ok:  # rule 2: text that states a requirement never fulfils it
                 ok, reason = False, f"only written as text, not drawn: {reason}"[:300]
             seen[idx] = RequirementVerdict(idx - 1, requirements[idx - 1], ok, reason, written=written)
