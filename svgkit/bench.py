@@ -552,22 +552,12 @@ if __name__ == "__main__":
     parser.add_argument("--minirft", action="store_true",
                         help="time the RFT miniature's default run (python -m svgkit.minirft)")
     options = parser.parse_args()
-    if options.rule_judge:
-        for line in rule_judge_bench():
-            print(line)
-        raise SystemExit(0)
-    if options.minirft:
-        for line in minirft_bench():
-            print(line)
-        raise SystemExit(0)
-    if options.rollout_server:
-        for line in rollout_server_bench():
-            print(line)
-        raise SystemExit(0)
-    if options.evaluator:
-        for line in evaluator_bench():
-            print(line)
-        raise SystemExit(0)
+    for chosen, bench in ((options.rule_judge, rule_judge_bench), (options.minirft, minirft_bench),
+                          (options.rollout_server, rollout_server_bench), (options.evaluator, evaluator_bench)):
+        if chosen:
+            for line in bench():
+                print(line)
+            raise SystemExit(0)
     if options.fidelity:
         scores = fidelity()
         for name, score in sorted(scores, key=lambda item: item[1]):
